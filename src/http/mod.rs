@@ -1,0 +1,134 @@
+//! HTTP API (axum): routes, shared state, and the headers every response gets.
+
+mod catalog;
+pub use catalog::catalog_summary;
+pub mod error;
+mod tiles;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::layer::Catalog;
+use crate::tile::cache::TileCache;
+
+pub use error::ApiError;
+
+/// How the server presents itself; defaults suit a local server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Base URL written into TileJSON and styles (no trailing slash); `None` derives it from
+    /// the request's `Host` header.
+    pub public_url: Option<String>,
+    /// `Cache-Control` value for tiles and other cacheable resources.
+    pub cache_control: String,
+    /// Whether to send open CORS headers (`Access-Control-Allow-Origin: *`).
+    pub cors: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            cache_control: "public, max-age=3600".into(),
+            cors: true,
+        }
+    }
+}
+
+/// What every handler shares: the data, the tile cache and the options.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    catalog: Arc<Catalog>,
+    cache: TileCache,
+    options: ServerOptions,
+}
+
+impl AppState {
+    /// State serving `catalog` with a tile cache of `cache_bytes` (0 disables it).
+    #[must_use]
+    pub fn new(catalog: Catalog, cache_bytes: u64, options: ServerOptions) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                catalog: Arc::new(catalog),
+                cache: TileCache::new(cache_bytes),
+                options,
+            }),
+        }
+    }
+
+    /// The data being served.
+    #[must_use]
+    pub fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.inner.catalog)
+    }
+
+    /// The tile cache.
+    #[must_use]
+    pub fn cache(&self) -> &TileCache {
+        &self.inner.cache
+    }
+
+    /// The options.
+    #[must_use]
+    pub fn options(&self) -> &ServerOptions {
+        &self.inner.options
+    }
+
+    /// The base URL for links: the configured public URL, else `http://` + the `Host` header.
+    #[must_use]
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.inner.options.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() <= 255
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1:8080");
+        format!("http://{host}")
+    }
+}
+
+/// The router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let cors = state.options().cors.then(|| {
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+            .allow_headers(Any)
+            .expose_headers([header::ETAG, header::CONTENT_ENCODING])
+    });
+    Router::new()
+        .route("/health", get(catalog::health))
+        .route("/catalog", get(catalog::catalog))
+        .route("/tiles.json", get(tiles::tilejson_all))
+        .route("/tiles/{layers}", get(tiles::tilejson_layers))
+        .route("/tiles/{z}/{x}/{y}", get(tiles::tile_all))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile_layers))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(tower::util::option_layer(cors))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A header value from a string we built ourselves.
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
