@@ -1,0 +1,148 @@
+//! Test support: start a server on port 0, fetch, and decode tiles with third-party readers.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use terril::layer::Catalog;
+use terril::{AppState, ServerOptions};
+use tokio::sync::oneshot;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The synthetic fixtures folder.
+pub fn fixtures() -> PathBuf {
+    root().join("tests/fixtures")
+}
+
+/// A running server; stops when dropped.
+pub struct Server {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Server {
+    /// The absolute URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET a path with no extra headers.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).send().await.expect("request")
+    }
+}
+
+/// An HTTP client that neither decompresses nor follows redirects: tests see the raw answer.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Starts a server on 127.0.0.1:0 over the data in `dir`.
+pub async fn start_with(dir: &Path, cache_mb: u64, options: ServerOptions) -> Server {
+    let catalog = Catalog::load_dir(dir).expect("fixtures load");
+    let state = AppState::new(catalog, cache_mb * 1024 * 1024, options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(terril::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Server {
+        base: format!("http://{addr}"),
+        stop: Some(stop),
+    }
+}
+
+/// Starts a server over the synthetic fixtures, with a 16 MiB cache.
+pub async fn start_fixtures() -> Server {
+    start_with(&fixtures(), 16, ServerOptions::default()).await
+}
+
+/// The Python interpreter that has the test requirements (`TERRIL_PYTHON`, else `python3`).
+pub fn python() -> String {
+    std::env::var("TERRIL_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Decodes MVT bytes with the `mapbox-vector-tile` Python package into JSON.
+///
+/// Panics (failing the test) when the decoder is missing: `.ci/run` installs it.
+pub fn decode_mvt(bytes: &[u8]) -> Value {
+    let mut child = Command::new(python())
+        .arg(root().join("tests/tools/decode_mvt.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (see .ci/run)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write tile");
+    let out = child.wait_with_output().expect("decoder ran");
+    assert!(
+        out.status.success(),
+        "the Python MVT decoder failed (pip install -r tests/requirements.txt): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("decoder prints JSON")
+}
+
+/// Fetches a tile and returns its raw (uncompressed) bytes, asserting a 200.
+pub async fn tile_bytes(server: &Server, path: &str) -> Vec<u8> {
+    let resp = server.get(path).await;
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.bytes().await.expect("body").to_vec()
+}
+
+/// The layer names of a decoded tile, sorted.
+pub fn layer_names(decoded: &Value) -> Vec<String> {
+    let mut names: Vec<String> = decoded
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The decoded feature of `layer` whose `id` property is `id`.
+pub fn feature<'a>(decoded: &'a Value, layer: &str, id: &str) -> &'a Value {
+    decoded[layer]["features"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no layer {layer} in {decoded}"))
+        .iter()
+        .find(|f| f["properties"]["id"] == id)
+        .unwrap_or_else(|| panic!("no feature {id} in {layer}"))
+}
+
+/// Every `[x, y]` pair in a decoded coordinates array, however deeply nested.
+pub fn all_points(coords: &Value) -> Vec<[f64; 2]> {
+    match coords.as_array() {
+        Some(items) if items.len() == 2 && items.iter().all(Value::is_number) => {
+            vec![[items[0].as_f64().unwrap(), items[1].as_f64().unwrap()]]
+        }
+        Some(items) => items.iter().flat_map(all_points).collect(),
+        None => vec![],
+    }
+}
