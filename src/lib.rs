@@ -5,6 +5,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`embedded`] | the default data compiled into the binary |
 //! | [`config`] | `catalog.toml`: which layers, their metadata and zoom ranges |
 //! | [`mercator`] | lon/lat ↔ EPSG:3857, z/x/y tile maths (pure) |
 //! | [`layer`] | GeoJSON loading and validation; [`layer::Layer`], [`layer::Catalog`] |
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod embedded;
 pub mod http;
 pub mod index;
 pub mod layer;

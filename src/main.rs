@@ -1,12 +1,12 @@
 //! The `terril` command: `serve` (the default) and `check`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use terril::http::catalog_summary;
-use terril::layer::Catalog;
+use terril::layer::{Catalog, LoadError};
 use terril::{AppState, ServerOptions};
 
 /// A geospatial tile and map server: GeoJSON layers as Mapbox Vector Tiles.
@@ -25,9 +25,10 @@ enum Command {
     Serve(ServeArgs),
     /// Validate the data and print a summary of each layer; exits non-zero on any error.
     Check {
-        /// Folder holding catalog.toml and the GeoJSON files.
-        #[arg(long, default_value = "geodata", env = "TERRIL_DATA")]
-        data: PathBuf,
+        /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the
+        /// data built into the binary].
+        #[arg(long, env = "TERRIL_DATA")]
+        data: Option<PathBuf>,
     },
 }
 
@@ -36,9 +37,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TERRIL_BIND")]
     bind: SocketAddr,
-    /// Folder holding catalog.toml and the GeoJSON files.
-    #[arg(long, default_value = "geodata", env = "TERRIL_DATA")]
-    data: PathBuf,
+    /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the data
+    /// built into the binary].
+    #[arg(long, env = "TERRIL_DATA")]
+    data: Option<PathBuf>,
     /// Base URL written into TileJSON (default: derived from each request's Host header).
     #[arg(long, env = "TERRIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -66,14 +68,29 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
-        Some(Command::Check { data }) => check(&data),
+        Some(Command::Check { data }) => check(data.as_deref()),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
 }
 
-fn check(data: &std::path::Path) -> ExitCode {
-    match Catalog::load_dir(data) {
+/// Loads the data folder given, else `./geodata`, else the data built into the binary.
+fn load(data: Option<&Path>) -> (Result<Catalog, LoadError>, String) {
+    let default = Path::new("geodata");
+    match data {
+        Some(dir) => (Catalog::load_dir(dir), dir.display().to_string()),
+        None if default.join("catalog.toml").is_file() => {
+            (Catalog::load_dir(default), "geodata".into())
+        }
+        None => (
+            terril::embedded::catalog(),
+            "the data built into the binary".into(),
+        ),
+    }
+}
+
+fn check(data: Option<&Path>) -> ExitCode {
+    match load(data).0 {
         Ok(catalog) => {
             println!("{}", catalog_summary(&catalog));
             ExitCode::SUCCESS
@@ -87,7 +104,8 @@ fn check(data: &std::path::Path) -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let catalog = match Catalog::load_dir(&args.data) {
+    let (loaded, source) = load(args.data.as_deref());
+    let catalog = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -98,8 +116,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         layers = catalog.layers().len(),
         features = catalog.feature_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded {}",
-        args.data.display()
+        "loaded {source}"
     );
     let options = ServerOptions {
         public_url: args.public_url,

@@ -222,42 +222,68 @@ impl Topology {
     }
 
     /// Simplifies every geometry with tolerance `epsilon_m` (EPSG:3857 metres).
+    ///
+    /// A polygon whose rebuilt rings collapse or cross gets its arcs back at full detail, for
+    /// every polygon that shares them, and the round repeats until all are valid: a border is
+    /// never simplified on one side only, so fixing one commune opens no gap beside it.
     fn simplify(&self, geometries: &[&Geometry<f64>], epsilon_m: f64) -> Vec<Geometry<f64>> {
-        let arcs: Vec<Vec<Coord<f64>>> = self
+        let mut arcs: Vec<Vec<Coord<f64>>> = self
             .arcs
             .iter()
             .map(|arc| LineString::from(arc.clone()).simplify(epsilon_m).0)
             .collect();
-        let mut plans = self.plans.iter();
-        geometries
-            .iter()
-            .map(|g| {
-                let mut next_ring = |original: &LineString<f64>| -> LineString<f64> {
-                    let plan = plans.next().expect("one plan per ring");
-                    rebuild_ring(plan, &arcs).unwrap_or_else(|| original.clone())
-                };
-                let simplified = match g {
-                    Geometry::Polygon(p) => Geometry::Polygon(rebuild_polygon(p, &mut next_ring)),
-                    Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(MultiPolygon(
-                        mp.iter()
-                            .map(|p| rebuild_polygon(p, &mut next_ring))
-                            .collect(),
-                    )),
-                    Geometry::LineString(l) => Geometry::LineString(l.simplify(epsilon_m)),
-                    Geometry::MultiLineString(ml) => Geometry::MultiLineString(MultiLineString(
-                        ml.iter().map(|l| l.simplify(epsilon_m)).collect(),
-                    )),
-                    other => return (*other).clone(),
-                };
-                // Never trade a valid polygon for an invalid one.
-                let polygonal = matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
-                if polygonal && !simplified.is_valid() && g.is_valid() {
-                    (*g).clone()
-                } else {
+        let mut full = vec![false; arcs.len()];
+        loop {
+            let mut restore = Vec::new();
+            let mut plans = self.plans.iter();
+            let out: Vec<Geometry<f64>> = geometries
+                .iter()
+                .map(|g| {
+                    let mut used = Vec::new();
+                    let mut collapsed = false;
+                    let mut next_ring = |original: &LineString<f64>| -> LineString<f64> {
+                        let plan = plans.next().expect("one plan per ring");
+                        if let RingPlan::Arcs(parts) = plan {
+                            used.extend(parts.iter().map(|&(id, _)| id));
+                        }
+                        rebuild_ring(plan, &arcs).unwrap_or_else(|| {
+                            collapsed = true;
+                            original.clone()
+                        })
+                    };
+                    let simplified = match g {
+                        Geometry::Polygon(p) => {
+                            Geometry::Polygon(rebuild_polygon(p, &mut next_ring))
+                        }
+                        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(MultiPolygon(
+                            mp.iter()
+                                .map(|p| rebuild_polygon(p, &mut next_ring))
+                                .collect(),
+                        )),
+                        Geometry::LineString(l) => {
+                            return Geometry::LineString(l.simplify(epsilon_m));
+                        }
+                        Geometry::MultiLineString(ml) => {
+                            return Geometry::MultiLineString(MultiLineString(
+                                ml.iter().map(|l| l.simplify(epsilon_m)).collect(),
+                            ));
+                        }
+                        other => return (*other).clone(),
+                    };
+                    if (collapsed || !simplified.is_valid()) && g.is_valid() {
+                        restore.extend(used.into_iter().filter(|&id| !full[id]));
+                    }
                     simplified
-                }
-            })
-            .collect()
+                })
+                .collect();
+            if restore.is_empty() {
+                return out;
+            }
+            for id in restore {
+                full[id] = true;
+                arcs[id].clone_from(&self.arcs[id]);
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: a real Terril server bound to port 0, read by real HTTP and MVT clients.
 
 mod cli;
+mod data;
 mod gdal;
 mod http;
 mod support;
