@@ -50,6 +50,25 @@ impl SpatialIndex {
             .map(|entry| entry.data)
     }
 
+    /// Positions of all features by increasing distance from `point` to their envelope, with
+    /// that distance (EPSG:3857 metres; 0 inside the envelope). Lazy: stop when you have enough.
+    ///
+    /// ```
+    /// use geo::Rect;
+    /// use terril::index::SpatialIndex;
+    /// let index = SpatialIndex::bulk_load([
+    ///     Rect::new((0.0, 0.0), (1.0, 1.0)),
+    ///     Rect::new((10.0, 0.0), (11.0, 1.0)),
+    /// ]);
+    /// let order: Vec<(usize, f64)> = index.nearest([9.0, 0.5]).collect();
+    /// assert_eq!(order, vec![(1, 1.0), (0, 8.0)]);
+    /// ```
+    pub fn nearest(&self, point: [f64; 2]) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.tree
+            .nearest_neighbor_iter_with_distance_2(&point)
+            .map(|(entry, d2)| (entry.data, d2.sqrt()))
+    }
+
     /// Number of indexed envelopes.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -10,6 +10,7 @@
 //! | [`mercator`] | lon/lat ↔ EPSG:3857, z/x/y tile maths (pure) |
 //! | [`layer`] | GeoJSON loading and validation; [`layer::Layer`], [`layer::Catalog`] |
 //! | [`index`] | the R-tree over feature envelopes (candidates only) |
+//! | [`query`] | CQL2 filters, ground distances, point/radius/nearest/near queries |
 //! | [`tile`] | simplify → clip → quantize → encode MVT, and the tile cache |
 //! | [`http`] | axum routes, JSON errors, caching headers |
 //!
@@ -23,6 +24,7 @@ pub mod http;
 pub mod index;
 pub mod layer;
 pub mod mercator;
+pub mod query;
 pub mod tile;
 
 use std::future::Future;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs Terril's whole test suite, installing first the third-party clients the tests read
-# Terril's output with: GDAL/OGR (Debian gdal-bin) and the Python mapbox-vector-tile decoder.
+# Runs Terril's whole test suite, installing first the third-party clients and references the
+# tests check Terril against: GDAL/OGR (Debian gdal-bin), the Python mapbox-vector-tile decoder,
+# and PostGIS (Debian postgresql-15-postgis-3, started here) for ground distances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ogrinfo >/dev/null 2>&1 || need_apt+=(gdal-bin)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need_apt+=(postgresql-15-postgis-3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${need_apt[*]} — install them (apt-get install ${need_apt[*]}) and run again" >&2
@@ -22,5 +24,17 @@ if ! "$python" -c 'import mapbox_vector_tile' >/dev/null 2>&1; then
   echo "installing the Python test requirements"
   "$python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
+
+# PostgreSQL with PostGIS for the distance reference: a database the current user owns.
+export TERRIL_PG_DB="${TERRIL_PG_DB:-terril_test}"
+if [ "$(id -u)" -eq 0 ]; then
+  pg_lsclusters -h | grep -q '^15 *main' || pg_createcluster 15 main >/dev/null
+  pg_ctlcluster 15 main status >/dev/null 2>&1 || pg_ctlcluster 15 main start
+  runuser -u postgres -- psql -X -q -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$(id -un)'" | grep -q 1 \
+    || runuser -u postgres -- createuser --superuser "$(id -un)"
+fi
+psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$TERRIL_PG_DB'" | grep -q 1 \
+  || createdb "$TERRIL_PG_DB"
+psql -X -q -d "$TERRIL_PG_DB" -c 'CREATE EXTENSION IF NOT EXISTS postgis' >/dev/null
 
 cargo test --locked "$@"

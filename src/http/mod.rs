@@ -1,6 +1,10 @@
 //! HTTP API (axum): routes, shared state, and the headers every response gets.
 
 mod catalog;
+pub mod features;
+mod openapi;
+pub mod params;
+mod query;
 pub use catalog::catalog_summary;
 pub mod error;
 mod tiles;
@@ -114,6 +118,18 @@ pub fn router(state: AppState) -> Router {
             .expose_headers([header::ETAG, header::CONTENT_ENCODING])
     });
     Router::new()
+        .route("/", get(features::landing))
+        .route("/conformance", get(features::conformance))
+        .route("/api", get(openapi::api))
+        .route("/collections", get(features::collections))
+        .route("/collections/{id}", get(features::collection))
+        .route("/collections/{id}/queryables", get(features::queryables))
+        .route("/collections/{id}/items", get(features::items))
+        .route("/collections/{id}/items/{fid}", get(features::item))
+        .route("/query/at", get(query::at))
+        .route("/query/within", get(query::within))
+        .route("/query/nearest", get(query::nearest))
+        .route("/query/near", get(query::near))
         .route("/health", get(catalog::health))
         .route("/catalog", get(catalog::catalog))
         .route("/tiles.json", get(tiles::tilejson_all))

@@ -4,16 +4,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::features::layer_filter;
+use super::params::Params;
 use super::{ApiError, AppState, header_value};
 use crate::layer::{Catalog, Layer, union_bounds};
 use crate::mercator::TileCoord;
+use crate::query::filter::Filter;
 use crate::tile::cache::{CachedTile, Encoding, TileKey};
-use crate::tile::render;
+use crate::tile::{LayerRequest, render};
 
 /// The MVT media type.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -21,19 +24,21 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 pub async fn tile_all(
     State(state): State<AppState>,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    raw: RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((z, x, y)) = path?;
-    serve_tile(&state, None, &z, &x, &y, &headers)
+    serve_tile(&state, None, [&z, &x, &y], &raw, &headers)
 }
 
 pub async fn tile_layers(
     State(state): State<AppState>,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
+    raw: RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((layers, z, x, y)) = path?;
-    serve_tile(&state, Some(&layers), &z, &x, &y, &headers)
+    serve_tile(&state, Some(&layers), [&z, &x, &y], &raw, &headers)
 }
 
 /// Resolves a comma list of layer ids (all layers for `None`), in the order given.
@@ -66,21 +71,30 @@ fn resolve_layers<'a>(
 fn serve_tile(
     state: &AppState,
     layers: Option<&str>,
-    z: &str,
-    x: &str,
-    y: &str,
+    [z, x, y]: [&str; 3],
+    raw: &RawQuery,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let coord = TileCoord::parse(z, x, y, "mvt")
         .map_err(|e| ApiError::bad_request("invalid_tile", e.to_string()))?;
+    let params = Params::parse(raw, &["filter", "filter-lang"])?;
     let catalog = state.catalog();
     let layers = resolve_layers(&catalog, layers)?;
+    let filter_text = params.get("filter");
+    let filter_lang = params.get("filter-lang");
+    // One compiled filter per layer: each layer has its own queryables.
+    let filters: Vec<Option<Filter>> = layers
+        .iter()
+        .map(|l| layer_filter(filter_text, filter_lang, l))
+        .collect::<Result<_, _>>()?;
+    let filter_key: Option<Arc<str>> =
+        filter_text.map(|f| format!("{}:{f}", filter_lang.unwrap_or("cql2-text")).into());
     let layer_key: String = layers.iter().map(|l| l.id()).collect::<Vec<_>>().join(",");
     let encoding = negotiate(headers);
     let key = |encoding| TileKey {
         version: catalog.version(),
         layers: layer_key.as_str().into(),
-        filter: None,
+        filter: filter_key.clone(),
         coord,
         encoding,
     };
@@ -92,8 +106,15 @@ fn serve_tile(
             let raw = match cache.get(&key(Encoding::Identity)) {
                 Some(hit) => hit,
                 None => {
-                    let refs: Vec<&Layer> = layers.iter().map(|l| l.as_ref()).collect();
-                    let bytes = render(&refs, coord, None)
+                    let requests: Vec<LayerRequest<'_>> = layers
+                        .iter()
+                        .zip(&filters)
+                        .map(|(layer, filter)| LayerRequest {
+                            layer,
+                            filter: filter.as_ref(),
+                        })
+                        .collect();
+                    let bytes = render(&requests, coord)
                         .map_err(ApiError::internal)?
                         .unwrap_or_default();
                     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));

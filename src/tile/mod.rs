@@ -11,6 +11,7 @@ use geo::{Coord, Geometry, Rect};
 
 use crate::layer::Layer;
 use crate::mercator::{TileCoord, tile_size_m};
+use crate::query::filter::Filter;
 use clip::{ClipBox, clip_line, clip_ring};
 use encode::{TileFeature, TileGeometry, TileValue, encode_layer, quantize_line, quantize_ring};
 
@@ -24,20 +25,34 @@ pub const BUFFER: u32 = 64;
 /// unless it is a point: one display pixel of a 512 px tile.
 pub const MIN_FEATURE_UNITS: f64 = 8.0;
 
-/// Which features of a layer go into a tile (e.g. a CQL2 filter); `None` keeps all.
-pub type FeatureFilter<'a> = Option<&'a (dyn Fn(&Layer, usize) -> bool + Sync)>;
+/// A layer to draw in a tile, with the filter its features must pass.
+#[derive(Clone, Copy)]
+pub struct LayerRequest<'a> {
+    /// The layer.
+    pub layer: &'a Layer,
+    /// A compiled CQL2 filter; `None` keeps every feature.
+    pub filter: Option<&'a Filter>,
+}
+
+impl<'a> From<&'a Layer> for LayerRequest<'a> {
+    fn from(layer: &'a Layer) -> Self {
+        Self {
+            layer,
+            filter: None,
+        }
+    }
+}
 
 /// Renders one tile of `layers` (in drawing order). Returns `None` when no feature falls in it.
 ///
 /// Layers outside their zoom range at `coord.z` are left out.
 pub fn render(
-    layers: &[&Layer],
+    layers: &[LayerRequest<'_>],
     coord: TileCoord,
-    filter: FeatureFilter<'_>,
 ) -> Result<Option<Vec<u8>>, mvt::Error> {
     let mut tile = mvt::Tile::new(EXTENT);
     let mut any = false;
-    for layer in layers {
+    for &LayerRequest { layer, filter } in layers {
         if !layer.config.shows_at(coord.z) {
             continue;
         }
@@ -101,7 +116,7 @@ impl TileFrame {
     }
 }
 
-fn layer_features(layer: &Layer, coord: TileCoord, filter: FeatureFilter<'_>) -> Vec<TileFeature> {
+fn layer_features(layer: &Layer, coord: TileCoord, filter: Option<&Filter>) -> Vec<TileFeature> {
     let frame = TileFrame::new(coord);
     let clip_box = ClipBox::buffered(EXTENT, BUFFER);
     let min_size_m = MIN_FEATURE_UNITS / frame.scale;
@@ -121,9 +136,7 @@ fn layer_features(layer: &Layer, coord: TileCoord, filter: FeatureFilter<'_>) ->
         {
             continue;
         }
-        if let Some(keep) = filter
-            && !keep(layer, i)
-        {
+        if filter.is_some_and(|f| !f.matches(feature)) {
             continue;
         }
         let geometry = layer.zooms.get(coord.z, i, &feature.mercator);

@@ -4,5 +4,6 @@ mod cli;
 mod data;
 mod gdal;
 mod http;
+mod queries;
 mod support;
 mod tiles;
