@@ -148,6 +148,12 @@ impl CatalogConfig {
                     "id must be 1-64 characters of a-z, 0-9, '_' or '-'".into(),
                 ));
             }
+            if id.ends_with(crate::layer::LABEL_SUFFIX) {
+                return Err(fail(
+                    id,
+                    "ids ending in \"_labels\" are kept for label points".into(),
+                ));
+            }
             if RESERVED_IDS.contains(&id) {
                 return Err(fail(id, "id is reserved for a server route".into()));
             }

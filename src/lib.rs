@@ -12,6 +12,7 @@
 //! | [`index`] | the R-tree over feature envelopes (candidates only) |
 //! | [`query`] | CQL2 filters, ground distances, point/radius/nearest/near queries |
 //! | [`tile`] | simplify → clip → quantize → encode MVT, and the tile cache |
+//! | [`resources`] | MapLibre styles, SDF glyphs, sprite sheets, the map app |
 //! | [`http`] | axum routes, JSON errors, caching headers |
 //!
 //! The library can be used without HTTP: load a [`layer::Catalog`] and call [`tile::render`].
@@ -25,6 +26,7 @@ pub mod index;
 pub mod layer;
 pub mod mercator;
 pub mod query;
+pub mod resources;
 pub mod tile;
 
 use std::future::Future;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Terril's whole test suite, installing first the third-party clients and references the
 # tests check Terril against: GDAL/OGR (Debian gdal-bin), the Python mapbox-vector-tile decoder,
-# and PostGIS (Debian postgresql-15-postgis-3, started here) for ground distances.
+# PostGIS (Debian postgresql-15-postgis-3, started here) for ground distances, and Chromium
+# (Debian chromium) with playwright-core and the MapLibre style validator (npm) for the map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ need_apt=()
 command -v ogrinfo >/dev/null 2>&1 || need_apt+=(gdal-bin)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need_apt+=(postgresql-15-postgis-3)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${need_apt[*]} — install them (apt-get install ${need_apt[*]}) and run again" >&2
@@ -38,3 +41,7 @@ psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$TERRIL_
 psql -X -q -d "$TERRIL_PG_DB" -c 'CREATE EXTENSION IF NOT EXISTS postgis' >/dev/null
 
 cargo test --locked "$@"
+
+# The map in a real browser, against the debug server binary that cargo test built.
+cargo build --locked --quiet
+(cd web && npm ci --no-audit --no-fund --loglevel=error && node --test tests/)

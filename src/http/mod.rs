@@ -5,6 +5,7 @@ pub mod features;
 mod openapi;
 pub mod params;
 mod query;
+mod resources;
 pub use catalog::catalog_summary;
 pub mod error;
 mod tiles;
@@ -19,6 +20,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::layer::Catalog;
+use crate::resources::glyphs::GlyphCache;
 use crate::tile::cache::TileCache;
 
 pub use error::ApiError;
@@ -54,6 +56,7 @@ pub struct AppState {
 struct Shared {
     catalog: Arc<Catalog>,
     cache: TileCache,
+    glyphs: Arc<GlyphCache>,
     options: ServerOptions,
 }
 
@@ -65,6 +68,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 catalog: Arc::new(catalog),
                 cache: TileCache::new(cache_bytes),
+                glyphs: Arc::default(),
                 options,
             }),
         }
@@ -80,6 +84,12 @@ impl AppState {
     #[must_use]
     pub fn cache(&self) -> &TileCache {
         &self.inner.cache
+    }
+
+    /// Rendered glyph ranges.
+    #[must_use]
+    pub fn glyphs(&self) -> Arc<GlyphCache> {
+        Arc::clone(&self.inner.glyphs)
     }
 
     /// The options.
@@ -118,7 +128,14 @@ pub fn router(state: AppState) -> Router {
             .expose_headers([header::ETAG, header::CONTENT_ENCODING])
     });
     Router::new()
-        .route("/", get(features::landing))
+        .route("/", get(resources::root))
+        .route("/embed", get(resources::embed))
+        .route("/assets/{file}", get(resources::asset))
+        .route("/assets/icons/{file}", get(resources::icon))
+        .route("/styles", get(resources::style_list))
+        .route("/styles/{file}", get(resources::style))
+        .route("/fonts/{fontstack}/{range}", get(resources::glyphs))
+        .route("/sprites/{file}", get(resources::sprite))
         .route("/conformance", get(features::conformance))
         .route("/api", get(openapi::api))
         .route("/collections", get(features::collections))

@@ -276,25 +276,32 @@ fn tilejson(
             attributions.push(a);
         }
     }
-    let vector_layers: Vec<Value> = layers
-        .iter()
-        .map(|l| {
-            let mut fields = serde_json::Map::new();
-            if !l.fields.contains_key("id") {
-                fields.insert("id".into(), json!("String"));
-            }
-            for (k, t) in l.tile_fields() {
-                fields.insert(k.clone(), json!(t.tilejson_name()));
-            }
-            json!({
-                "id": l.id(),
-                "description": l.config.description,
+    let mut vector_layers: Vec<Value> = Vec::new();
+    for l in &layers {
+        let mut fields = serde_json::Map::new();
+        if !l.fields.contains_key("id") {
+            fields.insert("id".into(), json!("String"));
+        }
+        for (k, t) in l.tile_fields() {
+            fields.insert(k.clone(), json!(t.tilejson_name()));
+        }
+        vector_layers.push(json!({
+            "id": l.id(),
+            "description": l.config.description,
+            "minzoom": l.config.minzoom,
+            "maxzoom": l.config.maxzoom,
+            "fields": fields,
+        }));
+        if l.label_points.is_some() {
+            vector_layers.push(json!({
+                "id": l.label_layer_name(),
+                "description": format!("One label point inside each feature of {}", l.id()),
                 "minzoom": l.config.minzoom,
                 "maxzoom": l.config.maxzoom,
                 "fields": fields,
-            })
-        })
-        .collect();
+            }));
+        }
+    }
     let name = match list {
         None => "Terril".to_owned(),
         Some(_) => layers

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use geo::{BoundingRect, Geometry, MapCoords, Rect};
+use geo::{Area, BoundingRect, Geometry, InteriorPoint, MapCoords, Point, Rect};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -16,6 +16,9 @@ use crate::config::{CatalogConfig, LayerConfig};
 use crate::index::SpatialIndex;
 use crate::mercator::lonlat_to_mercator;
 use crate::tile::simplify::ZoomGeometries;
+
+/// Suffix of the tile layers that carry label points.
+pub const LABEL_SUFFIX: &str = "_labels";
 
 /// One feature: its id, properties and geometry in both lon/lat and EPSG:3857.
 #[derive(Debug, Clone)]
@@ -144,6 +147,10 @@ pub struct Layer {
     pub tile_ids: Vec<u64>,
     /// Geometry simplified for each zoom, in EPSG:3857.
     pub zooms: ZoomGeometries,
+    /// For a layer with a `label` property and polygons: one point inside each polygonal
+    /// feature (EPSG:3857), served in tiles as the point layer `{id}_labels`, so that a map
+    /// writes each name once rather than once per tile the polygon crosses.
+    pub label_points: Option<Vec<Option<Point<f64>>>>,
 }
 
 impl Layer {
@@ -178,6 +185,24 @@ impl Layer {
         let tile_ids = numeric.unwrap_or_else(|| (1..=features.len() as u64).collect());
         let index = SpatialIndex::bulk_load(features.iter().map(|f| f.envelope));
         let zooms = ZoomGeometries::build(&features, config.minzoom, config.maxzoom);
+        let polygonal =
+            |g: &Geometry<f64>| matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
+        let label_points = (config.label.is_some()
+            && features.iter().any(|f| polygonal(&f.mercator)))
+        .then(|| {
+            features
+                .iter()
+                .map(|f| match &f.mercator {
+                    // The largest part of a multipolygon carries the label.
+                    Geometry::MultiPolygon(mp) => mp
+                        .iter()
+                        .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+                        .and_then(InteriorPoint::interior_point),
+                    Geometry::Polygon(p) => p.interior_point(),
+                    _ => None,
+                })
+                .collect()
+        });
         Self {
             config,
             features,
@@ -187,6 +212,7 @@ impl Layer {
             bounds,
             tile_ids,
             zooms,
+            label_points,
         }
     }
 
@@ -194,6 +220,12 @@ impl Layer {
     #[must_use]
     pub fn id(&self) -> &str {
         &self.config.id
+    }
+
+    /// The name of the tile layer that holds this layer's label points.
+    #[must_use]
+    pub fn label_layer_name(&self) -> String {
+        format!("{}{LABEL_SUFFIX}", self.config.id)
     }
 
     /// Whether property `key` is written into tiles.

@@ -56,12 +56,14 @@ pub fn render(
         if !layer.config.shows_at(coord.z) {
             continue;
         }
-        let features = layer_features(layer, coord, filter);
-        if features.is_empty() {
-            continue;
+        let (features, labels) = layer_features(layer, coord, filter);
+        if !features.is_empty() {
+            encode_layer(&mut tile, layer.id(), &features)?;
+            any = true;
         }
-        encode_layer(&mut tile, layer.id(), &features)?;
-        any = true;
+        if !labels.is_empty() {
+            encode_layer(&mut tile, &layer.label_layer_name(), &labels)?;
+        }
     }
     if !any {
         return Ok(None);
@@ -116,7 +118,13 @@ impl TileFrame {
     }
 }
 
-fn layer_features(layer: &Layer, coord: TileCoord, filter: Option<&Filter>) -> Vec<TileFeature> {
+/// The features of `layer` in a tile, and the label points of its polygons (see
+/// [`Layer::label_points`]).
+fn layer_features(
+    layer: &Layer,
+    coord: TileCoord,
+    filter: Option<&Filter>,
+) -> (Vec<TileFeature>, Vec<TileFeature>) {
     let frame = TileFrame::new(coord);
     let clip_box = ClipBox::buffered(EXTENT, BUFFER);
     let min_size_m = MIN_FEATURE_UNITS / frame.scale;
@@ -124,6 +132,7 @@ fn layer_features(layer: &Layer, coord: TileCoord, filter: Option<&Filter>) -> V
     // File order is drawing order.
     candidates.sort_unstable();
     let mut out = Vec::new();
+    let mut labels = Vec::new();
     for i in candidates {
         let feature = &layer.features[i];
         let is_point = matches!(
@@ -143,13 +152,24 @@ fn layer_features(layer: &Layer, coord: TileCoord, filter: Option<&Filter>) -> V
         let Some(geometry) = to_tile_geometry(geometry, &frame, clip_box) else {
             continue;
         };
+        let properties = tile_properties(layer, i);
+        if let Some(point) = layer.label_points.as_ref().and_then(|points| points[i]) {
+            let label = to_tile_geometry(&Geometry::Point(point), &frame, clip_box);
+            if let Some(label) = label {
+                labels.push(TileFeature {
+                    id: layer.tile_ids[i],
+                    geometry: label,
+                    properties: properties.clone(),
+                });
+            }
+        }
         out.push(TileFeature {
             id: layer.tile_ids[i],
             geometry,
-            properties: tile_properties(layer, i),
+            properties,
         });
     }
-    out
+    (out, labels)
 }
 
 /// The properties written for feature `i`: its string `id` first, then the kept properties.

@@ -324,6 +324,14 @@ async fn the_tile_over_lens_decodes_into_the_territory() {
         .map(|p| Coord { x: p[0], y: p[1] })
         .collect();
     let lens_polygon = Polygon::new(LineString(ring), vec![]);
+    // Each commune's name is written once, at one point inside it.
+    let label = feature(&decoded, "communes_labels", "62498");
+    assert_eq!(label["type"], "Point");
+    let p = all_points(&label["coordinates"])[0];
+    assert!(
+        lens_polygon.contains(&Point::new(p[0], p[1])),
+        "the Lens label lies in Lens"
+    );
     let stadium = feature(&decoded, "tourism", "T08");
     assert_eq!(stadium["properties"]["name"], "Stade Bollaert-Delelis");
     let p = all_points(&stadium["coordinates"])[0];

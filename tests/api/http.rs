@@ -325,3 +325,123 @@ async fn catalog_and_health() {
     assert_eq!(health["features"], 7);
     assert_eq!(health["version"], catalog["version"]);
 }
+
+#[tokio::test]
+async fn the_map_page_assets_styles_glyphs_and_sprites() {
+    let server = start_fixtures().await;
+    // Browsers get the map with a same-origin Content-Security-Policy; API clients the landing page.
+    let html = client()
+        .get(server.url("/"))
+        .header(header::ACCEPT, "text/html,*/*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 200);
+    assert_eq!(
+        html.headers()[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    let csp = html.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let body = html.text().await.unwrap();
+    assert!(
+        body.contains("/assets/app.js") || body.contains("MapLibre GL JS n'a pas pu"),
+        "{body}"
+    );
+    let landing = client()
+        .get(server.url("/"))
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landing.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(server.get("/embed").await.status(), 200);
+
+    for (path, media) in [
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+        ("/assets/maplibre-gl.mjs", "text/javascript; charset=utf-8"),
+        (
+            "/assets/maplibre-gl-worker.mjs",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/assets/icons/museum.svg", "image/svg+xml"),
+        ("/sprites/terril.png", "image/png"),
+        ("/sprites/terril@2x.json", "application/json"),
+        (
+            "/fonts/DejaVu%20Sans%20Book/0-255.pbf",
+            "application/x-protobuf",
+        ),
+        ("/styles/tourisme.json", "application/json"),
+    ] {
+        let resp = server.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], media, "{path}");
+        let etag = resp.headers()[header::ETAG].clone();
+        assert!(!resp.bytes().await.unwrap().is_empty(), "{path}");
+        let again = client()
+            .get(server.url(path))
+            .header(header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    let style: Value = server
+        .get("/styles/territoire.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(style["sources"]["terril"]["url"], server.url("/tiles.json"));
+    assert_eq!(style["sprite"], server.url("/sprites/terril"));
+
+    error_json(
+        server.get("/fonts/DejaVu%20Sans%20Book/0-256.pbf").await,
+        400,
+        "invalid_range",
+    )
+    .await;
+    error_json(
+        server
+            .get("/fonts/DejaVu%20Sans%20Book/65536-65791.pbf")
+            .await,
+        400,
+        "invalid_range",
+    )
+    .await;
+    error_json(
+        server.get("/fonts/Comic%20Sans/0-255.pbf").await,
+        404,
+        "unknown_font",
+    )
+    .await;
+    error_json(
+        server.get("/sprites/other.png").await,
+        404,
+        "unknown_sprite",
+    )
+    .await;
+    error_json(server.get("/styles/nope.json").await, 404, "unknown_style").await;
+    error_json(server.get("/assets/index.html").await, 404, "not_found").await;
+    error_json(
+        server.get("/assets/..%2FCargo.toml").await,
+        404,
+        "not_found",
+    )
+    .await;
+    error_json(
+        server.get("/assets/icons/..%2F..%2FCargo.toml").await,
+        404,
+        "not_found",
+    )
+    .await;
+}

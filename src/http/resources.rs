@@ -1,0 +1,247 @@
+//! Routes for web maps and people: the map page (`/`, `/embed`), its assets, MapLibre styles,
+//! glyph ranges and sprite sheets. All are built into the binary; none reads a path from disk.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::features::{landing, typed_json};
+use super::{ApiError, AppState, header_value};
+use crate::resources::glyphs::{GlyphError, parse_range};
+use crate::resources::{sprites, styles, web};
+
+/// Content-Security-Policy of HTML pages: scripts, styles, data and workers from this origin
+/// only. `frame-ancestors` stays open so that `/embed` can sit in another site's iframe.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'";
+
+/// A cacheable body with a strong ETag from its bytes; `If-None-Match` gives 304.
+pub fn cached(
+    bytes: impl Into<Body> + AsRef<[u8]>,
+    content_type: &str,
+    cache_control: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(bytes.as_ref()));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim().trim_start_matches("W/");
+            t == etag || t == "*"
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(bytes.into());
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, header_value(content_type));
+        r
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, header_value(&etag));
+    h.insert(header::CACHE_CONTROL, header_value(cache_control));
+    response
+}
+
+fn html(state: &AppState, body: Vec<u8>, headers: &HeaderMap) -> Response {
+    let mut response = cached(body, "text/html; charset=utf-8", "no-cache", headers);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, header_value(CSP));
+    response
+        .headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
+    let _ = state;
+    response
+}
+
+/// Whether a request to `/` wants the OGC landing page rather than the map.
+fn wants_json(raw: &RawQuery, headers: &HeaderMap) -> bool {
+    if raw
+        .0
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "f=json"))
+    {
+        return true;
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    !accept.contains("text/html")
+        && (accept.contains("application/json") || accept.contains("application/geo+json"))
+}
+
+fn map_page() -> Vec<u8> {
+    match web::MAPLIBRE_MISSING {
+        Some(reason) => web::missing_page(reason).into_bytes(),
+        None => web::index_html().to_vec(),
+    }
+}
+
+/// `GET /`: the map for browsers, the OGC API landing page for `Accept: application/json` or `?f=json`.
+pub async fn root(
+    State(state): State<AppState>,
+    raw: RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if wants_json(&raw, &headers) {
+        return landing(State(state), raw, headers).await;
+    }
+    Ok(html(&state, map_page(), &headers))
+}
+
+/// `GET /embed`: the same page; the app drops its panels when loaded from this path.
+pub async fn embed(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    html(&state, map_page(), &headers)
+}
+
+/// `GET /assets/{file}`.
+pub async fn asset(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(name) = path?;
+    let (bytes, media) =
+        web::asset(&name).ok_or_else(|| ApiError::not_found("not_found", "no such asset"))?;
+    Ok(cached(
+        bytes,
+        media,
+        &state.options().cache_control,
+        &headers,
+    ))
+}
+
+/// `GET /assets/icons/{file}.svg`: the icons of the sprite, as SVG, for legends.
+pub async fn icon(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(name) = path?;
+    let bytes =
+        sprites::icon_svg(&name).ok_or_else(|| ApiError::not_found("not_found", "no such icon"))?;
+    Ok(cached(
+        bytes,
+        "image/svg+xml",
+        &state.options().cache_control,
+        &headers,
+    ))
+}
+
+/// `GET /styles`: the styles with their URLs.
+pub async fn style_list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = state.base_url(&headers);
+    let list: Vec<_> = styles::names()
+        .into_iter()
+        .map(|n| json!({"id": n, "url": format!("{base}/styles/{n}.json")}))
+        .collect();
+    typed_json(&json!({ "styles": list }), "application/json")
+}
+
+/// `GET /styles/{name}.json`.
+pub async fn style(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(file) = path?;
+    let name = file.strip_suffix(".json").unwrap_or(&file);
+    let style = styles::style(name, &state.base_url(&headers)).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_style",
+            format!(
+                "no style {:?}; see /styles",
+                name.chars().take(64).collect::<String>()
+            ),
+        )
+    })?;
+    let bytes = serde_json::to_vec(&style).map_err(ApiError::internal)?;
+    Ok(cached(bytes, "application/json", "no-cache", &headers))
+}
+
+/// `GET /fonts/{fontstack}/{range}.pbf`.
+pub async fn glyphs(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path((fontstack, range)) = path?;
+    if !range.ends_with(".pbf") {
+        return Err(ApiError::not_found(
+            "not_found",
+            "glyph ranges end with .pbf",
+        ));
+    }
+    let start =
+        parse_range(&range).map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
+    if fontstack.len() > 256 {
+        return Err(ApiError::bad_request(
+            "invalid_fontstack",
+            "font stack names are at most 256 bytes",
+        ));
+    }
+    let glyphs = state.glyphs();
+    let rendered = tokio::task::spawn_blocking(move || glyphs.get(&fontstack, start))
+        .await
+        .map_err(ApiError::internal)?;
+    let bytes = match rendered {
+        Ok(b) => b,
+        Err(e @ GlyphError::UnknownFont(_)) => {
+            return Err(ApiError::not_found("unknown_font", e.to_string()));
+        }
+        Err(e @ GlyphError::BadRange) => {
+            return Err(ApiError::bad_request("invalid_range", e.to_string()));
+        }
+        Err(e @ GlyphError::Render(_)) => return Err(ApiError::internal(e)),
+    };
+    Ok(cached(
+        bytes.as_ref().clone(),
+        "application/x-protobuf",
+        &state.options().cache_control,
+        &headers,
+    ))
+}
+
+/// `GET /sprites/{name}[@2x].{json,png}`.
+pub async fn sprite(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(file) = path?;
+    let (stem, ext) = file
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::not_found("not_found", "sprites end with .json or .png"))?;
+    let (name, retina) = match stem.strip_suffix("@2x") {
+        Some(n) => (n, true),
+        None => (stem, false),
+    };
+    if name != sprites::SPRITE_NAME || !matches!(ext, "json" | "png") {
+        return Err(ApiError::not_found(
+            "unknown_sprite",
+            format!(
+                "the sprite is /sprites/{}[@2x].{{json,png}}",
+                sprites::SPRITE_NAME
+            ),
+        ));
+    }
+    let sheet = tokio::task::spawn_blocking(move || sprites::sheet(retina).cloned())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let cache_control = state.options().cache_control.clone();
+    Ok(if ext == "png" {
+        cached(sheet.png, "image/png", &cache_control, &headers)
+    } else {
+        cached(sheet.json, "application/json", &cache_control, &headers)
+    })
+}
