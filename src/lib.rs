@@ -40,14 +40,64 @@ pub fn app(state: AppState) -> axum::Router {
     http::router(state)
 }
 
-/// Serves `state` on a bound listener until `shutdown` completes, then lets in-flight
-/// requests finish.
+/// Serves `state` on a bound listener until `shutdown` completes; then stops accepting
+/// connections and lets in-flight requests finish, for at most the state's `shutdown_grace`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let grace = state.options().shutdown_grace;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => result,
+        () = deadline => {
+            tracing::warn!("shutdown deadline of {} s reached: closing the remaining connections", grace.as_secs_f64());
+            Ok(())
+        }
+    }
+}
+
+/// Reloads the data whenever its files change, checking every `every`. The new data is built
+/// off to the side and swapped in only if every layer loads; otherwise the old data keeps
+/// serving and `/health` shows the error.
+///
+/// `loaded` is the [`layer::DataSource::fingerprint`] taken just before the data being served
+/// was read, so that a change made while it loaded is not missed.
+pub async fn watch(state: AppState, every: std::time::Duration, loaded: Option<u64>) {
+    let Some(source) = state.source().cloned() else {
+        return;
+    };
+    let fingerprint = move || {
+        let source = source.clone();
+        async move {
+            tokio::task::spawn_blocking(move || source.fingerprint())
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    let mut last = loaded;
+    loop {
+        tokio::time::sleep(every).await;
+        let now = fingerprint().await;
+        if now != last {
+            last = now;
+            // Let a writer finish its files before reading them.
+            tokio::time::sleep(every / 2).await;
+            last = fingerprint().await.or(last);
+            let _ = state.reload().await;
+        }
+    }
 }

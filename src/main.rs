@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use terril::http::catalog_summary;
-use terril::layer::{Catalog, LoadError};
+use terril::layer::DataSource;
 use terril::{AppState, ServerOptions};
 
 /// A geospatial tile and map server: GeoJSON layers as Mapbox Vector Tiles.
@@ -57,6 +58,18 @@ struct ServeArgs {
     /// Do not send CORS headers (they are open by default).
     #[arg(long)]
     no_cors: bool,
+    /// Reload the data when its files change (SIGHUP always reloads).
+    #[arg(long)]
+    watch: bool,
+    /// Requests answered at once; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 1024, env = "TERRIL_MAX_CONCURRENCY")]
+    max_concurrency: usize,
+    /// Seconds a request may take before a 503.
+    #[arg(long, default_value_t = 30, env = "TERRIL_REQUEST_TIMEOUT_S")]
+    request_timeout_s: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, default_value_t = 10, env = "TERRIL_SHUTDOWN_GRACE_S")]
+    shutdown_grace_s: u64,
 }
 
 fn main() -> ExitCode {
@@ -74,23 +87,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the data folder given, else `./geodata`, else the data built into the binary.
-fn load(data: Option<&Path>) -> (Result<Catalog, LoadError>, String) {
+/// The data folder given, else `./geodata`, else the data built into the binary.
+fn source(data: Option<&Path>) -> DataSource {
     let default = Path::new("geodata");
     match data {
-        Some(dir) => (Catalog::load_dir(dir), dir.display().to_string()),
-        None if default.join("catalog.toml").is_file() => {
-            (Catalog::load_dir(default), "geodata".into())
-        }
-        None => (
-            terril::embedded::catalog(),
-            "the data built into the binary".into(),
-        ),
+        Some(dir) => DataSource::Dir(dir.to_path_buf()),
+        None if default.join("catalog.toml").is_file() => DataSource::Dir(default.to_path_buf()),
+        None => DataSource::Embedded,
+    }
+}
+
+fn describe(source: &DataSource) -> String {
+    match source {
+        DataSource::Dir(dir) => dir.display().to_string(),
+        DataSource::Embedded => "the data built into the binary".into(),
     }
 }
 
 fn check(data: Option<&Path>) -> ExitCode {
-    match load(data).0 {
+    match source(data).load() {
         Ok(catalog) => {
             println!("{}", catalog_summary(&catalog));
             ExitCode::SUCCESS
@@ -104,8 +119,9 @@ fn check(data: Option<&Path>) -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let (loaded, source) = load(args.data.as_deref());
-    let catalog = match loaded {
+    let source = source(args.data.as_deref());
+    let fingerprint = source.fingerprint();
+    let catalog = match source.load() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -116,14 +132,24 @@ fn serve(args: ServeArgs) -> ExitCode {
         layers = catalog.layers().len(),
         features = catalog.feature_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded {source}"
+        "loaded {}",
+        describe(&source)
     );
     let options = ServerOptions {
         public_url: args.public_url,
         cache_control: args.cache_control,
         cors: !args.no_cors,
+        max_concurrency: args.max_concurrency,
+        request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_s),
+        ..ServerOptions::default()
     };
-    let state = AppState::new(catalog, args.cache_mb * 1024 * 1024, options);
+    let state = AppState::with_source(
+        catalog,
+        source,
+        args.cache_mb.saturating_mul(1024 * 1024),
+        options,
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -140,6 +166,15 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         let addr = listener.local_addr().map_or(args.bind, |a| a);
+        if args.watch {
+            tokio::spawn(terril::watch(
+                state.clone(),
+                Duration::from_secs(1),
+                fingerprint,
+            ));
+        }
+        #[cfg(unix)]
+        tokio::spawn(reload_on_sighup(state.clone()));
         tracing::info!("listening on http://{addr}");
         match terril::serve(listener, state, shutdown_signal()).await {
             Ok(()) => {
@@ -152,6 +187,19 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Reloads the data on every SIGHUP.
+#[cfg(unix)]
+async fn reload_on_sighup(state: AppState) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the data");
+        let _ = state.reload().await;
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

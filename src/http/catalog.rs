@@ -43,11 +43,21 @@ pub async fn catalog(State(state): State<AppState>) -> Json<Value> {
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let catalog = state.catalog();
     let (cache_bytes, cache_entries) = state.cache().usage();
+    let status = state.load_status();
+    let time = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| jiff::Timestamp::try_from(t).ok())
+            .map(|t| format!("{t:.0}"))
+    };
     Json(json!({
-        "status": "ok",
+        // Still serving (the previous data) after a failed reload; the error says why.
+        "status": if status.last_error.is_some() { "degraded" } else { "ok" },
         "version": format!("{:016x}", catalog.version()),
         "layers": catalog.layers().len(),
         "features": catalog.feature_count(),
+        "loaded_at": time(status.loaded_at),
+        "loads": status.loads,
+        "reload_error": status.last_error,
+        "reload_failed_at": time(status.failed_at),
         "tile_cache": { "enabled": state.cache().is_enabled(), "bytes": cache_bytes, "entries": cache_entries },
     }))
 }

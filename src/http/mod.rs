@@ -1,31 +1,39 @@
-//! HTTP API (axum): routes, shared state, and the headers every response gets.
+//! HTTP API (axum): routes, shared state (with atomic data reloads), and the middleware every
+//! request passes: limits, metrics, compression, CORS and request logs.
 
 mod catalog;
+pub mod error;
 pub mod features;
+pub mod limits;
+pub mod metrics;
 mod openapi;
 pub mod params;
 mod query;
 mod resources;
-pub use catalog::catalog_summary;
-pub mod error;
 mod tiles;
 
-use std::sync::Arc;
+pub use catalog::catalog_summary;
+pub use error::ApiError;
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::layer::Catalog;
+use crate::layer::{Catalog, DataSource};
 use crate::resources::glyphs::GlyphCache;
 use crate::tile::cache::TileCache;
+use metrics::Metrics;
 
-pub use error::ApiError;
-
-/// How the server presents itself; defaults suit a local server.
+/// How the server presents itself and protects itself; defaults suit a local server.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Base URL written into TileJSON and styles (no trailing slash); `None` derives it from
@@ -35,6 +43,14 @@ pub struct ServerOptions {
     pub cache_control: String,
     /// Whether to send open CORS headers (`Access-Control-Allow-Origin: *`).
     pub cors: bool,
+    /// Requests answered at once; more are refused with 503 and `Retry-After`.
+    pub max_concurrency: usize,
+    /// Longest time a request may take before a 503.
+    pub request_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+    /// Largest response body sent; larger answers are a 400 asking for less.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ServerOptions {
@@ -43,8 +59,25 @@ impl Default for ServerOptions {
             public_url: None,
             cache_control: "public, max-age=3600".into(),
             cors: true,
+            max_concurrency: 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            max_response_bytes: 64 * 1024 * 1024,
         }
     }
+}
+
+/// The outcome of the last data (re)load, shown at `/health`.
+#[derive(Debug, Clone, Default)]
+pub struct LoadStatus {
+    /// When the data being served was loaded.
+    pub loaded_at: Option<SystemTime>,
+    /// Loads that succeeded (the first included).
+    pub loads: u64,
+    /// The last failed reload's message, cleared by the next success.
+    pub last_error: Option<String>,
+    /// When the last reload failed.
+    pub failed_at: Option<SystemTime>,
 }
 
 /// What every handler shares: the data, the tile cache and the options.
@@ -54,9 +87,14 @@ pub struct AppState {
 }
 
 struct Shared {
-    catalog: Arc<Catalog>,
+    catalog: ArcSwap<Catalog>,
+    source: Option<DataSource>,
+    status: Mutex<LoadStatus>,
+    /// Serialises reloads: one at a time, so a slow old load cannot overwrite a newer one.
+    reloading: tokio::sync::Mutex<()>,
     cache: TileCache,
     glyphs: Arc<GlyphCache>,
+    metrics: Metrics,
     options: ServerOptions,
 }
 
@@ -64,20 +102,102 @@ impl AppState {
     /// State serving `catalog` with a tile cache of `cache_bytes` (0 disables it).
     #[must_use]
     pub fn new(catalog: Catalog, cache_bytes: u64, options: ServerOptions) -> Self {
+        Self::build(catalog, None, cache_bytes, options)
+    }
+
+    /// State serving `catalog`, loaded from `source`, which [`AppState::reload`] reads again.
+    #[must_use]
+    pub fn with_source(
+        catalog: Catalog,
+        source: DataSource,
+        cache_bytes: u64,
+        options: ServerOptions,
+    ) -> Self {
+        Self::build(catalog, Some(source), cache_bytes, options)
+    }
+
+    fn build(
+        catalog: Catalog,
+        source: Option<DataSource>,
+        cache_bytes: u64,
+        options: ServerOptions,
+    ) -> Self {
+        let metrics = Metrics::default();
+        metrics.serving(catalog.version(), catalog.feature_count());
+        metrics.reloaded(true);
         Self {
             inner: Arc::new(Shared {
-                catalog: Arc::new(catalog),
+                catalog: ArcSwap::from_pointee(catalog),
+                source,
+                status: Mutex::new(LoadStatus {
+                    loaded_at: Some(SystemTime::now()),
+                    loads: 1,
+                    ..LoadStatus::default()
+                }),
+                reloading: tokio::sync::Mutex::new(()),
                 cache: TileCache::new(cache_bytes),
                 glyphs: Arc::default(),
+                metrics,
                 options,
             }),
         }
     }
 
-    /// The data being served.
+    /// The data being served. Hold the `Arc` for the whole request: a reload swaps in new data
+    /// for later requests and never changes it under a running one.
     #[must_use]
     pub fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&self.inner.catalog)
+        self.inner.catalog.load_full()
+    }
+
+    /// Loads the data again, off to the side, and swaps it in only if every layer loads.
+    /// On failure the old data keeps serving and the error is kept for `/health`.
+    pub async fn reload(&self) -> Result<u64, String> {
+        let Some(source) = self.inner.source.clone() else {
+            return Err("this server has no data source to reload".into());
+        };
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let loaded = tokio::task::spawn_blocking(move || source.load())
+            .await
+            .map_err(|e| format!("the reload task failed: {e}"))?;
+        let mut status = self.inner.status.lock().unwrap_or_else(|e| e.into_inner());
+        match loaded {
+            Ok(catalog) => {
+                let version = catalog.version();
+                self.inner.metrics.serving(version, catalog.feature_count());
+                self.inner.metrics.reloaded(true);
+                self.inner.catalog.store(Arc::new(catalog));
+                status.loaded_at = Some(SystemTime::now());
+                status.loads += 1;
+                status.last_error = None;
+                status.failed_at = None;
+                tracing::info!(version = format!("{version:016x}"), "data reloaded");
+                Ok(version)
+            }
+            Err(e) => {
+                self.inner.metrics.reloaded(false);
+                status.last_error = Some(e.to_string());
+                status.failed_at = Some(SystemTime::now());
+                tracing::error!(error = %e, "reload failed; the previous data keeps serving");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Where the data comes from, if it can be reloaded.
+    #[must_use]
+    pub fn source(&self) -> Option<&DataSource> {
+        self.inner.source.as_ref()
+    }
+
+    /// The outcome of the last load.
+    #[must_use]
+    pub fn load_status(&self) -> LoadStatus {
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The tile cache.
@@ -90,6 +210,12 @@ impl AppState {
     #[must_use]
     pub fn glyphs(&self) -> Arc<GlyphCache> {
         Arc::clone(&self.inner.glyphs)
+    }
+
+    /// The metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The options.
@@ -120,13 +246,22 @@ impl AppState {
 
 /// The router with every route and middleware.
 pub fn router(state: AppState) -> Router {
-    let cors = state.options().cors.then(|| {
+    let options = state.options().clone();
+    let cors = options.cors.then(|| {
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
             .allow_headers(Any)
             .expose_headers([header::ETAG, header::CONTENT_ENCODING])
     });
+    let timeout = options.request_timeout;
+    let limits = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(move |e| {
+            limits::handle_error(e, timeout)
+        }))
+        .load_shed()
+        .concurrency_limit(options.max_concurrency.max(1))
+        .timeout(timeout);
     Router::new()
         .route("/", get(resources::root))
         .route("/embed", get(resources::embed))
@@ -148,16 +283,27 @@ pub fn router(state: AppState) -> Router {
         .route("/query/nearest", get(query::nearest))
         .route("/query/near", get(query::near))
         .route("/health", get(catalog::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/catalog", get(catalog::catalog))
         .route("/tiles.json", get(tiles::tilejson_all))
         .route("/tiles/{layers}", get(tiles::tilejson_layers))
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile_all))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile_layers))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::cap_response,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(tower::util::option_layer(cors))
+        .layer(limits)
+        .layer(axum::middleware::from_fn(limits::guard))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -101,8 +101,14 @@ fn serve_tile(
 
     let cache = state.cache();
     let tile = match cache.get(&key(encoding)) {
-        Some(hit) => hit,
+        Some(hit) => {
+            state.metrics().tile_cache_hits.inc();
+            hit
+        }
         None => {
+            if cache.is_enabled() {
+                state.metrics().tile_cache_misses.inc();
+            }
             let raw = match cache.get(&key(Encoding::Identity)) {
                 Some(hit) => hit,
                 None => {

@@ -335,3 +335,54 @@ pub fn union_bounds(boxes: impl IntoIterator<Item = [f64; 4]>) -> Option<[f64; 4
         ]
     })
 }
+
+/// Where the served data comes from, so that it can be loaded again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A folder with `catalog.toml` and the GeoJSON files it names.
+    Dir(std::path::PathBuf),
+    /// The data built into the binary (never changes).
+    Embedded,
+}
+
+impl DataSource {
+    /// Loads every layer; nothing is returned unless all load.
+    pub fn load(&self) -> Result<Catalog, LoadError> {
+        match self {
+            Self::Dir(dir) => Catalog::load_dir(dir),
+            Self::Embedded => crate::embedded::catalog(),
+        }
+    }
+
+    /// A cheap fingerprint of the files (names, sizes, modification times) that changes
+    /// when any of them does; `None` for the built-in data.
+    #[must_use]
+    pub fn fingerprint(&self) -> Option<u64> {
+        let Self::Dir(dir) = self else {
+            return None;
+        };
+        let mut entries: Vec<(String, u64, u128)> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let meta = e.metadata().ok()?;
+                let modified = meta
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .as_nanos();
+                Some((name, meta.len(), modified))
+            })
+            .collect();
+        entries.sort();
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for (name, len, modified) in entries {
+            hasher.update(name.as_bytes());
+            hasher.update(&len.to_le_bytes());
+            hasher.update(&modified.to_le_bytes());
+        }
+        Some(hasher.digest())
+    }
+}

@@ -24,6 +24,11 @@ pub const MAX_FILTER_BYTES: usize = 16 * 1024;
 /// Deepest nesting of a filter accepted.
 pub const MAX_FILTER_DEPTH: usize = 64;
 
+/// Stack of the thread that parses and compiles a filter. The parser is recursive: a 16 KiB
+/// chain of `NOT NOT …` or `1+1+…` nests thousands of levels, more than a server thread's stack
+/// holds, so parsing runs on its own thread with room for the worst case the size limit allows.
+const PARSER_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// Names under which a filter may refer to a feature's geometry.
 pub const GEOMETRY_NAMES: &[&str] = &["geometry", "geom"];
 
@@ -59,7 +64,23 @@ impl FilterLang {
 }
 
 /// Parses filter text (not yet bound to a layer).
+///
+/// The parser recurses once per level of nesting: call this on a thread with a large stack,
+/// as [`Filter::new`] does, for text from outside.
 pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, FilterError> {
+    check_size(text)?;
+    match lang {
+        FilterLang::Text => {
+            cql2::parse_text(text).map_err(|e| FilterError(format!("CQL2 text syntax error: {e}")))
+        }
+        FilterLang::Json => {
+            cql2::parse_json(text).map_err(|e| FilterError(format!("CQL2 JSON error: {e}")))
+        }
+    }
+}
+
+/// The limits checked before parsing: size, and bracket nesting.
+fn check_size(text: &str) -> Result<(), FilterError> {
     if text.len() > MAX_FILTER_BYTES {
         return err(format!(
             "filter is {} bytes long; the limit is {MAX_FILTER_BYTES}",
@@ -82,14 +103,7 @@ pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, FilterError> {
             _ => {}
         }
     }
-    match lang {
-        FilterLang::Text => {
-            cql2::parse_text(text).map_err(|e| FilterError(format!("CQL2 text syntax error: {e}")))
-        }
-        FilterLang::Json => {
-            cql2::parse_json(text).map_err(|e| FilterError(format!("CQL2 JSON error: {e}")))
-        }
-    }
+    Ok(())
 }
 
 /// A compiled filter, bound to one layer's properties.
@@ -105,9 +119,20 @@ impl Filter {
         Ok(Self { root })
     }
 
-    /// Parses and compiles in one step.
+    /// Parses and compiles in one step, on a thread with a large stack (see
+    /// `PARSER_STACK_BYTES`); the deep syntax tree is also dropped there.
     pub fn new(text: &str, lang: FilterLang, layer: &Layer) -> Result<Self, FilterError> {
-        Self::compile(&parse(text, lang)?, layer)
+        check_size(text)?;
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("cql2-parser".into())
+                .stack_size(PARSER_STACK_BYTES)
+                .spawn_scoped(scope, || Self::compile(&parse(text, lang)?, layer))
+                .map_err(|e| FilterError(format!("cannot start the filter parser: {e}")))?;
+            worker
+                .join()
+                .map_err(|_| FilterError("the filter could not be parsed".into()))?
+        })
     }
 
     /// Whether a feature passes.
@@ -772,5 +797,30 @@ mod tests {
         assert!(error(&l, &"(".repeat(100)).contains("deeper"));
         assert!(error(&l, &format!("name = '{}'", "x".repeat(MAX_FILTER_BYTES))).contains("limit"));
         assert!(FilterLang::parse(Some("sql")).is_err());
+    }
+
+    /// The longest chains the size limit lets through nest thousands of levels deep: they
+    /// compile (a chain of minus signs folds to a number) or are refused with a message, and
+    /// never overflow the stack.
+    #[test]
+    fn deep_chains_fail_cleanly() {
+        let l = layer();
+        let budget = MAX_FILTER_BYTES - 16;
+        for text in [
+            format!("{}big = true", "NOT ".repeat(budget / 4)),
+            format!("population = {}", vec!["1"; budget / 2].join("+")),
+            format!("population = {}1", "-".repeat(budget)),
+            vec!["big = true"; budget / 16].join(" AND "),
+            vec!["big = true"; budget / 15].join(" OR "),
+        ] {
+            assert!(text.len() <= MAX_FILTER_BYTES);
+            if let Err(FilterError(e)) = Filter::new(&text, FilterLang::Text, &l) {
+                assert!(
+                    e.contains("deeper") || e.contains("syntax"),
+                    "{}: {e}",
+                    &text[..40]
+                );
+            }
+        }
     }
 }

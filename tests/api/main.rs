@@ -3,6 +3,7 @@
 mod cli;
 mod data;
 mod gdal;
+mod hardening;
 mod http;
 mod queries;
 mod support;

@@ -56,7 +56,11 @@ pub fn client() -> reqwest::Client {
 /// Starts a server on 127.0.0.1:0 over the data in `dir`.
 pub async fn start_with(dir: &Path, cache_mb: u64, options: ServerOptions) -> Server {
     let catalog = Catalog::load_dir(dir).expect("fixtures load");
-    let state = AppState::new(catalog, cache_mb * 1024 * 1024, options);
+    start_state(AppState::new(catalog, cache_mb * 1024 * 1024, options)).await
+}
+
+/// Starts a server on 127.0.0.1:0 for a prepared state.
+pub async fn start_state(state: AppState) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -145,4 +149,90 @@ pub fn all_points(coords: &Value) -> Vec<[f64; 2]> {
         Some(items) => items.iter().flat_map(all_points).collect(),
         None => vec![],
     }
+}
+
+/// The answer to a raw HTTP/1.1 request: status and body (for what a client library would
+/// refuse to send: raw dots, backslashes, NUL bytes, bodies on GET).
+pub async fn raw_request(base: &str, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "no answer within 10 s to {:?}",
+        String::from_utf8_lossy(&request[..request.len().min(80)])
+    );
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A raw `GET` of a target, closing the connection after the answer.
+pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
+    raw_request(
+        base,
+        format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+}
+
+/// Starts the `terril` binary with `args` and waits for its `listening on` line.
+pub async fn spawn_binary(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_terril"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "terril=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the terril binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            let plain: String = strip_ansi(&line);
+            if let Some(at) = plain.find("listening on http://") {
+                return plain[at + "listening on ".len()..].trim().to_owned();
+            }
+        }
+        panic!("the server ended before listening");
+    })
+    .await
+    .expect("the server listens within 30 s");
+    // Keep draining its output so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

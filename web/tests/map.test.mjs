@@ -49,7 +49,12 @@ async function open(url, { viewport = { width: 1280, height: 800 } } = {}) {
   const log = { errors: [], failed: [], responses: [] };
   page.on('console', (m) => { if (m.type() === 'error') log.errors.push(m.text()); });
   page.on('pageerror', (e) => log.errors.push(String(e)));
-  page.on('requestfailed', (r) => log.failed.push(`${r.url()} ${r.failure()?.errorText}`));
+  // MapLibre cancels the requests of tiles it no longer needs while the map moves
+  // (net::ERR_ABORTED): a cancellation is not a failure.
+  page.on('requestfailed', (r) => {
+    const error = r.failure()?.errorText;
+    if (error !== 'net::ERR_ABORTED') log.failed.push(`${r.url()} ${error}`);
+  });
   page.on('response', (r) => log.responses.push({ url: r.url(), status: r.status() }));
   await page.goto(`${base}${url}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60000 });
