@@ -5,6 +5,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`export`] | the tile pyramid written to a PMTiles archive |
 //! | [`embedded`] | the default data compiled into the binary |
 //! | [`config`] | `catalog.toml`: which layers, their metadata and zoom ranges |
 //! | [`mercator`] | lon/lat ↔ EPSG:3857, z/x/y tile maths (pure) |
@@ -21,6 +22,7 @@
 
 pub mod config;
 pub mod embedded;
+pub mod export;
 pub mod http;
 pub mod index;
 pub mod layer;

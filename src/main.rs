@@ -24,6 +24,33 @@ struct Cli {
 enum Command {
     /// Serve tiles and TileJSON over HTTP (the default).
     Serve(ServeArgs),
+    /// Pre-render the tile pyramid into a PMTiles archive.
+    Export {
+        /// The archive to write (.pmtiles).
+        #[arg(long)]
+        out: PathBuf,
+        /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the
+        /// data built into the binary].
+        #[arg(long, env = "TERRIL_DATA")]
+        data: Option<PathBuf>,
+        /// Lowest zoom.
+        #[arg(long, default_value_t = 0)]
+        minzoom: u8,
+        /// Highest zoom.
+        #[arg(long, default_value_t = 16)]
+        maxzoom: u8,
+        /// Comma list of layers (default: all).
+        #[arg(long, value_delimiter = ',')]
+        layers: Option<Vec<String>>,
+        /// west,south,east,north in degrees (default: the layers' bounds).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            num_args = 4,
+            allow_negative_numbers = true
+        )]
+        bbox: Option<Vec<f64>>,
+    },
     /// Validate the data and print a summary of each layer; exits non-zero on any error.
     Check {
         /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the
@@ -82,6 +109,24 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Some(Command::Check { data }) => check(data.as_deref()),
+        Some(Command::Export {
+            out,
+            data,
+            minzoom,
+            maxzoom,
+            layers,
+            bbox,
+        }) => {
+            let options = terril::export::ExportOptions {
+                out,
+                minzoom,
+                maxzoom,
+                layers,
+                bbox: bbox.map(|b| [b[0], b[1], b[2], b[3]]),
+                progress: true,
+            };
+            export(data.as_deref(), &options)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -108,6 +153,33 @@ fn check(data: Option<&Path>) -> ExitCode {
     match source(data).load() {
         Ok(catalog) => {
             println!("{}", catalog_summary(&catalog));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export(data: Option<&Path>, options: &terril::export::ExportOptions) -> ExitCode {
+    let catalog = match source(data).load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match terril::export::export(&catalog, options) {
+        Ok(stats) => {
+            println!(
+                "wrote {}: {} tiles with content of {} rendered, {} bytes, in {:.1} s",
+                options.out.display(),
+                stats.written,
+                stats.rendered,
+                stats.bytes,
+                stats.elapsed.as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -23,7 +23,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python="${TERRIL_PYTHON:-python3}"
-if ! "$python" -c 'import mapbox_vector_tile' >/dev/null 2>&1; then
+if ! "$python" -c 'import mapbox_vector_tile, pmtiles' >/dev/null 2>&1; then
   echo "installing the Python test requirements"
   "$python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi

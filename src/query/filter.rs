@@ -29,6 +29,9 @@ pub const MAX_FILTER_DEPTH: usize = 64;
 /// holds, so parsing runs on its own thread with room for the worst case the size limit allows.
 const PARSER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
+/// Deepest nesting of parentheses in a CQL2 text filter.
+pub const MAX_TEXT_PARENS: usize = 8;
+
 /// Names under which a filter may refer to a feature's geometry.
 pub const GEOMETRY_NAMES: &[&str] = &["geometry", "geom"];
 
@@ -68,7 +71,7 @@ impl FilterLang {
 /// The parser recurses once per level of nesting: call this on a thread with a large stack,
 /// as [`Filter::new`] does, for text from outside.
 pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, FilterError> {
-    check_size(text)?;
+    check_size(text, lang)?;
     match lang {
         FilterLang::Text => {
             cql2::parse_text(text).map_err(|e| FilterError(format!("CQL2 text syntax error: {e}")))
@@ -79,29 +82,58 @@ pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, FilterError> {
     }
 }
 
-/// The limits checked before parsing: size, and bracket nesting.
-fn check_size(text: &str) -> Result<(), FilterError> {
+/// The limits checked before parsing: size, and bracket nesting outside string literals.
+///
+/// The CQL2 text grammar backtracks: on text that fails to parse, the time doubles with every
+/// level of parentheses (16 levels take a second), so text filters may nest at most
+/// [`MAX_TEXT_PARENS`] parentheses and must balance them.
+fn check_size(text: &str, lang: FilterLang) -> Result<(), FilterError> {
     if text.len() > MAX_FILTER_BYTES {
         return err(format!(
             "filter is {} bytes long; the limit is {MAX_FILTER_BYTES}",
             text.len()
         ));
     }
-    // Bound the nesting before handing the text to a recursive parser.
+    let (quote, max) = match lang {
+        FilterLang::Text => (b'\'', MAX_TEXT_PARENS),
+        FilterLang::Json => (b'"', MAX_FILTER_DEPTH),
+    };
     let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
     for b in text.bytes() {
+        if in_string {
+            // Text doubles its quote ('it''s'): leaving and re-entering the string is the same.
+            if lang == FilterLang::Json && b == b'\\' && !escaped {
+                escaped = true;
+                continue;
+            }
+            if b == quote && !escaped {
+                in_string = false;
+            }
+            escaped = false;
+            continue;
+        }
         match b {
+            _ if b == quote => in_string = true,
             b'(' | b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_FILTER_DEPTH {
-                    return err(format!(
-                        "filter nests deeper than {MAX_FILTER_DEPTH} levels"
-                    ));
+                if depth > max {
+                    return err(format!("filter nests deeper than {max} levels of brackets"));
                 }
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b')' | b']' | b'}' => {
+                depth = depth.checked_sub(1).ok_or_else(|| {
+                    FilterError("unbalanced brackets: one closes that never opened".into())
+                })?;
+            }
             _ => {}
         }
+    }
+    if depth > 0 {
+        return err(format!(
+            "unbalanced brackets: {depth} opened and never closed"
+        ));
     }
     Ok(())
 }
@@ -122,7 +154,7 @@ impl Filter {
     /// Parses and compiles in one step, on a thread with a large stack (see
     /// `PARSER_STACK_BYTES`); the deep syntax tree is also dropped there.
     pub fn new(text: &str, lang: FilterLang, layer: &Layer) -> Result<Self, FilterError> {
-        check_size(text)?;
+        check_size(text, lang)?;
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
                 .name("cql2-parser".into())
@@ -795,8 +827,37 @@ mod tests {
         assert!(error(&l, "S_INTERSECTS(geometry, POINT(200 50))").contains("lon/lat"));
         assert!(error(&l, "S_INTERSECTS(name, POINT(2 50))").contains("feature geometry"));
         assert!(error(&l, &"(".repeat(100)).contains("deeper"));
+        assert!(error(&l, "((big = true)").contains("unbalanced"));
+        assert!(error(&l, "big = true)").contains("unbalanced"));
+        // Brackets inside strings do not count.
+        assert_eq!(
+            ids(&l, "name <> '((((((((((((' AND name LIKE '%)'"),
+            Vec::<String>::new()
+        );
+        assert_eq!(ids(&l, "((((((((big = true))))))))"), ["a", "b"]);
         assert!(error(&l, &format!("name = '{}'", "x".repeat(MAX_FILTER_BYTES))).contains("limit"));
         assert!(FilterLang::parse(Some("sql")).is_err());
+    }
+
+    /// Inputs that made the parser backtrack for seconds (found by fuzzing): unclosed and
+    /// deeply nested parentheses are refused before parsing, in well under a millisecond.
+    #[test]
+    fn backtracking_inputs_are_refused_early() {
+        let l = layer();
+        for text in [
+            "(((((((((((((((((((popul+00+00 AND n na D name LIKE 'L%' ORbig = true",
+            "(((((((((((((((((((popme LIKE 'L%' ORbig = true",
+            &format!("{}a = {}", "(".repeat(20), ")".repeat(20)),
+        ] {
+            let started = std::time::Instant::now();
+            let e = Filter::new(text, FilterLang::Text, &l).unwrap_err().0;
+            assert!(e.contains("unbalanced") || e.contains("deeper"), "{e}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(100),
+                "{:?}",
+                started.elapsed()
+            );
+        }
     }
 
     /// The longest chains the size limit lets through nest thousands of levels deep: they

@@ -60,3 +60,60 @@ fn serve_refuses_broken_data_and_names_the_problem() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("open-ring"));
 }
+
+/// `terril export` writes a PMTiles archive that the third-party `pmtiles` reader opens: the
+/// header has the zooms and bounds, the metadata lists the layers, and a tile decodes to what
+/// the server serves for it.
+#[tokio::test]
+async fn export_writes_a_pmtiles_archive_that_others_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixtures.pmtiles");
+    let status = Command::new(env!("CARGO_BIN_EXE_terril"))
+        .args(["export", "--maxzoom", "10", "--data"])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(stdout.contains("tiles with content"), "{stdout}");
+
+    let read = Command::new(crate::support::python())
+        .arg(crate::support::root().join("tests/tools/read_pmtiles.py"))
+        .arg(&out)
+        .args(["8", "128", "127"])
+        .output()
+        .expect("python3 with pmtiles (tests/requirements.txt)");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let archive: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(archive["header"]["min_zoom"], 0);
+    assert_eq!(archive["header"]["max_zoom"], 10);
+    assert_eq!(archive["header"]["tile_type"], "MVT");
+    assert!((archive["header"]["min_lon_e7"].as_f64().unwrap() / 1e7 - -0.2).abs() < 1e-6);
+    let layers: Vec<&str> = archive["metadata"]["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["squares", "roads", "sites"]);
+    assert!(archive["tiles"].as_u64().unwrap() > 10);
+
+    let server = crate::support::start_fixtures().await;
+    let served = crate::support::decode_mvt(
+        &crate::support::tile_bytes(&server, "/tiles/8/128/127.mvt").await,
+    );
+    assert_eq!(
+        archive["tile"], served,
+        "the archived tile is the served tile"
+    );
+}

@@ -11,8 +11,8 @@ import sys
 import mapbox_vector_tile
 
 
-def main() -> None:
-    data = sys.stdin.buffer.read()
+def readable(data: bytes) -> dict:
+    """A tile's layers and features as plain JSON, coordinates in tile units (y down)."""
     tile = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
     out = {}
     for name, layer in tile.items():
@@ -29,6 +29,11 @@ def main() -> None:
                 for f in layer["features"]
             ],
         }
+    return out
+
+
+def main() -> None:
+    out = readable(sys.stdin.buffer.read())
     json.dump(out, sys.stdout, ensure_ascii=False, sort_keys=True, indent=1)
     sys.stdout.write("\n")
 
