@@ -179,8 +179,10 @@ fn metadata(layers: &[&Layer]) -> serde_json::Value {
     let vector_layers: Vec<_> = layers
         .iter()
         .flat_map(|l| {
-            let fields: serde_json::Map<String, serde_json::Value> =
-                l.tile_fields().map(|(k, t)| (k.clone(), json!(t.tilejson_name()))).collect();
+            let fields: serde_json::Map<String, serde_json::Value> = l
+                .tile_fields()
+                .map(|(k, t)| (k.clone(), json!(t.tilejson_name())))
+                .collect();
             let mut out = vec![json!({"id": l.id(), "description": l.config.description, "minzoom": l.config.minzoom, "maxzoom": l.config.maxzoom, "fields": fields})];
             if l.label_points.is_some() {
                 out.push(json!({"id": l.label_layer_name(), "minzoom": l.config.minzoom, "maxzoom": l.config.maxzoom, "fields": fields}));

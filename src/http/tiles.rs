@@ -285,11 +285,18 @@ fn tilejson(
     let mut vector_layers: Vec<Value> = Vec::new();
     for l in &layers {
         let mut fields = serde_json::Map::new();
-        if !l.fields.contains_key("id") {
+        let mut label_fields = serde_json::Map::new();
+        if !l.ids_are_numeric && !l.fields.contains_key("id") {
             fields.insert("id".into(), json!("String"));
+            label_fields.insert("id".into(), json!("String"));
         }
         for (k, t) in l.tile_fields() {
             fields.insert(k.clone(), json!(t.tilejson_name()));
+        }
+        if let Some(label) = &l.config.label
+            && let Some(t) = l.fields.get(label)
+        {
+            label_fields.insert(label.clone(), json!(t.tilejson_name()));
         }
         vector_layers.push(json!({
             "id": l.id(),
@@ -304,7 +311,7 @@ fn tilejson(
                 "description": format!("One label point inside each feature of {}", l.id()),
                 "minzoom": l.config.minzoom,
                 "maxzoom": l.config.maxzoom,
-                "fields": fields,
+                "fields": label_fields,
             }));
         }
     }

@@ -145,6 +145,9 @@ pub struct Layer {
     pub bounds: Option<[f64; 4]>,
     /// Numeric MVT feature ids, one per feature.
     pub tile_ids: Vec<u64>,
+    /// Whether the MVT ids are the GeoJSON ids themselves (all numeric, like INSEE codes). When
+    /// not, tiles also carry each feature's string id as the property `id`.
+    pub ids_are_numeric: bool,
     /// Geometry simplified for each zoom, in EPSG:3857.
     pub zooms: ZoomGeometries,
     /// For a layer with a `label` property and polygons: one point inside each polygonal
@@ -181,7 +184,11 @@ impl Layer {
             }
         }
         // MVT ids are integers: use the GeoJSON ids when they all are, else the 1-based position.
-        let numeric: Option<Vec<u64>> = features.iter().map(|f| f.id.parse().ok()).collect();
+        let numeric: Option<Vec<u64>> = features
+            .iter()
+            .map(|f| f.id.parse().ok().filter(|n: &u64| n.to_string() == f.id))
+            .collect();
+        let ids_are_numeric = numeric.is_some();
         let tile_ids = numeric.unwrap_or_else(|| (1..=features.len() as u64).collect());
         let index = SpatialIndex::bulk_load(features.iter().map(|f| f.envelope));
         let zooms = ZoomGeometries::build(&features, config.minzoom, config.maxzoom);
@@ -211,6 +218,7 @@ impl Layer {
             geometry_types,
             bounds,
             tile_ids,
+            ids_are_numeric,
             zooms,
             label_points,
         }

@@ -159,7 +159,7 @@ fn layer_features(
                 labels.push(TileFeature {
                     id: layer.tile_ids[i],
                     geometry: label,
-                    properties: properties.clone(),
+                    properties: label_properties(layer, i),
                 });
             }
         }
@@ -172,12 +172,13 @@ fn layer_features(
     (out, labels)
 }
 
-/// The properties written for feature `i`: its string `id` first, then the kept properties.
+/// The properties written for feature `i`: its string `id` first when the MVT id is not that id,
+/// then the kept properties.
 fn tile_properties(layer: &Layer, i: usize) -> Vec<(String, TileValue)> {
     let feature = &layer.features[i];
     let mut props = Vec::with_capacity(feature.properties.len() + 1);
-    if !feature.properties.contains_key("id") {
-        props.push(("id".to_owned(), TileValue::String(feature.id.clone())));
+    if let Some(id) = string_id(layer, i) {
+        props.push(id);
     }
     for (key, value) in &feature.properties {
         if layer.keeps_in_tiles(key)
@@ -185,6 +186,27 @@ fn tile_properties(layer: &Layer, i: usize) -> Vec<(String, TileValue)> {
         {
             props.push((key.clone(), v));
         }
+    }
+    props
+}
+
+/// The `id` property, for layers whose MVT ids are not their GeoJSON ids.
+fn string_id(layer: &Layer, i: usize) -> Option<(String, TileValue)> {
+    let feature = &layer.features[i];
+    (!layer.ids_are_numeric && !feature.properties.contains_key("id"))
+        .then(|| ("id".to_owned(), TileValue::String(feature.id.clone())))
+}
+
+/// A label point carries only what a label needs: the label property (and the string id).
+fn label_properties(layer: &Layer, i: usize) -> Vec<(String, TileValue)> {
+    let mut props: Vec<(String, TileValue)> = string_id(layer, i).into_iter().collect();
+    if let Some(key) = &layer.config.label
+        && let Some(value) = layer.features[i]
+            .properties
+            .get(key)
+            .and_then(TileValue::from_json)
+    {
+        props.push((key.clone(), value));
     }
     props
 }

@@ -234,6 +234,7 @@ fn summary(decoded: &Value) -> Value {
                 let ys = pts.iter().map(|p| p[1] as i64);
                 json!({
                     "id": f["id"],
+                    "key": crate::support::feature_id(f),
                     "type": f["type"],
                     "vertices": pts.len(),
                     "bbox": [xs.clone().min(), ys.clone().min(), xs.max(), ys.max()],
@@ -241,7 +242,7 @@ fn summary(decoded: &Value) -> Value {
                 })
             })
             .collect();
-        features.sort_by_key(|f| f["properties"]["id"].as_str().unwrap_or("").to_owned());
+        features.sort_by_key(crate::support::feature_id);
         layers.insert(
             name.clone(),
             json!({ "extent": layer["extent"], "features": features }),

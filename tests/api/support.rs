@@ -130,13 +130,21 @@ pub fn layer_names(decoded: &Value) -> Vec<String> {
     names
 }
 
-/// The decoded feature of `layer` whose `id` property is `id`.
+/// The string id of a decoded feature: its `id` property, else its numeric MVT id.
+pub fn feature_id(f: &Value) -> String {
+    match f["properties"]["id"].as_str() {
+        Some(id) => id.to_owned(),
+        None => f["id"].to_string(),
+    }
+}
+
+/// The decoded feature of `layer` whose id (see [`feature_id`]) is `id`.
 pub fn feature<'a>(decoded: &'a Value, layer: &str, id: &str) -> &'a Value {
     decoded[layer]["features"]
         .as_array()
         .unwrap_or_else(|| panic!("no layer {layer} in {decoded}"))
         .iter()
-        .find(|f| f["properties"]["id"] == id)
+        .find(|f| feature_id(f) == id)
         .unwrap_or_else(|| panic!("no feature {id} in {layer}"))
 }
 

@@ -159,7 +159,7 @@ pub fn assert_iou(
         return 0;
     };
     for f in features {
-        let id = f["properties"]["id"].as_str().unwrap();
+        let id = crate::support::feature_id(f);
         let source = layer
             .features
             .iter()

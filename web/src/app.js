@@ -417,7 +417,8 @@ map.on('click', (e) => {
   const layers = INTERACTIVE[view].filter((id) => map.getLayer(id));
   const hit = map.queryRenderedFeatures(e.point, { layers })[0];
   if (!hit) return;
-  showPopup(e.lngLat, hit.sourceLayer, hit.properties.id);
+  // Layers with numeric ids (INSEE codes) carry them as the feature id; others as `id`.
+  showPopup(e.lngLat, hit.sourceLayer, hit.properties.id ?? String(hit.id));
 });
 for (const id of INTERACTIVE[view]) {
   map.on('mouseenter', id, () => { if (!picking) map.getCanvas().style.cursor = 'pointer'; });

