@@ -92,6 +92,30 @@ pub enum ConfigError {
 }
 
 impl LayerConfig {
+    /// A layer entry with only an id and the defaults of `catalog.toml`: zooms 0–16, every
+    /// property kept, no label.
+    ///
+    /// ```
+    /// let config = terril::config::LayerConfig::named("parks");
+    /// assert_eq!(config.file_name(), "parks.geojson");
+    /// assert!(config.shows_at(16) && !config.shows_at(17));
+    /// ```
+    #[must_use]
+    pub fn named(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            file: None,
+            title: String::new(),
+            description: String::new(),
+            attribution: String::new(),
+            licence: String::new(),
+            minzoom: 0,
+            maxzoom: default_maxzoom(),
+            properties: None,
+            label: None,
+        }
+    }
+
     /// The GeoJSON file name, relative to the catalog.
     #[must_use]
     pub fn file_name(&self) -> String {

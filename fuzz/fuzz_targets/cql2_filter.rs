@@ -15,19 +15,10 @@ static LAYER: LazyLock<Layer> = LazyLock::new(|| {
       {"type":"Feature","id":"b","properties":{"name":"Lens","population":31415,"big":false,"theme":null},"geometry":{"type":"Polygon","coordinates":[[[2.7,50.3],[2.8,50.3],[2.8,50.4],[2.7,50.3]]]}},
       {"type":"Feature","id":"c","properties":{"name":"A21"},"geometry":{"type":"LineString","coordinates":[[2.7,50.3],[2.9,50.5]]}}
     ]}"#;
-    let config = LayerConfig {
-        id: "t".into(),
-        file: None,
-        title: String::new(),
-        description: String::new(),
-        attribution: String::new(),
-        licence: String::new(),
-        minzoom: 0,
-        maxzoom: 16,
-        properties: None,
-        label: None,
-    };
-    Layer::new(config, parse_features("t", text.as_bytes()).unwrap())
+    Layer::new(
+        LayerConfig::named("t"),
+        parse_features("t", text.as_bytes()).unwrap(),
+    )
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -12,16 +12,9 @@ fuzz_target!(|data: &[u8]| {
     match parse_features("fuzz.geojson", data) {
         Ok(features) => {
             let config = LayerConfig {
-                id: "f".into(),
-                file: None,
-                title: String::new(),
-                description: String::new(),
-                attribution: String::new(),
-                licence: String::new(),
-                minzoom: 0,
                 maxzoom: 6,
-                properties: None,
                 label: Some("name".into()),
+                ..LayerConfig::named("f")
             };
             let layer = Layer::new(config, features);
             let Some([w, s, e, n]) = layer.bounds else {

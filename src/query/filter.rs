@@ -733,16 +733,8 @@ mod tests {
         ]}"#;
         let features = parse_features("t", text.as_bytes()).unwrap();
         let config = LayerConfig {
-            id: "t".into(),
-            file: None,
-            title: String::new(),
-            description: String::new(),
-            attribution: String::new(),
-            licence: String::new(),
-            minzoom: 0,
             maxzoom: 10,
-            properties: None,
-            label: None,
+            ..LayerConfig::named("t")
         };
         Layer::new(config, features)
     }
