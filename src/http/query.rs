@@ -11,7 +11,7 @@ use super::features::{GEOJSON, MAX_LIMIT, feature_json, find_layer, layer_filter
 use super::params::{Params, lon_lat};
 use super::{ApiError, AppState};
 use crate::layer::Layer;
-use crate::query::{self, MAX_DISTANCE_M, MAX_K};
+use crate::query::{self, Hit, MAX_DISTANCE_M, MAX_K};
 
 /// Metres rounded to the centimetre for output.
 fn metres(d: f64) -> Value {
@@ -26,6 +26,18 @@ fn collection(features: Vec<Value>) -> Response {
             "features": features,
         }),
         GEOJSON,
+    )
+}
+
+/// The hits as a FeatureCollection, each feature with its layer and `distance_m`.
+fn with_distances(layer: &Layer, hits: &[Hit]) -> Response {
+    collection(
+        hits.iter()
+            .map(|h| {
+                let extra = [("distance_m", metres(h.distance_m))];
+                tagged(feature_json(layer, h.index, None, &extra), layer)
+            })
+            .collect(),
     )
 }
 
@@ -75,21 +87,7 @@ pub async fn within(State(state): State<AppState>, raw: RawQuery) -> Result<Resp
     let limit = p.integer("limit", 1..=MAX_LIMIT)?.unwrap_or(MAX_LIMIT);
     let filter = layer_filter(p.get("filter"), p.get("filter-lang"), &layer)?;
     let hits = query::within(&layer, lon, lat, radius_m, filter.as_ref(), limit);
-    Ok(collection(
-        hits.iter()
-            .map(|h| {
-                tagged(
-                    feature_json(
-                        &layer,
-                        h.index,
-                        None,
-                        &[("distance_m", metres(h.distance_m))],
-                    ),
-                    &layer,
-                )
-            })
-            .collect(),
-    ))
+    Ok(with_distances(&layer, &hits))
 }
 
 /// `GET /query/nearest?layer&lon&lat&k[&filter&max_distance_m]`: the k nearest, with `distance_m`.
@@ -114,21 +112,7 @@ pub async fn nearest(State(state): State<AppState>, raw: RawQuery) -> Result<Res
         .unwrap_or(f64::INFINITY);
     let filter = layer_filter(p.get("filter"), p.get("filter-lang"), &layer)?;
     let hits = query::nearest(&layer, lon, lat, k, filter.as_ref(), max);
-    Ok(collection(
-        hits.iter()
-            .map(|h| {
-                tagged(
-                    feature_json(
-                        &layer,
-                        h.index,
-                        None,
-                        &[("distance_m", metres(h.distance_m))],
-                    ),
-                    &layer,
-                )
-            })
-            .collect(),
-    ))
+    Ok(with_distances(&layer, &hits))
 }
 
 /// `GET /query/near?layer&target&distance_m[&filter&target_filter]`: features of `layer`
