@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::features::{landing, typed_json};
-use super::{ApiError, AppState, header_value};
+use super::{ApiError, AppState, header_value, if_none_match};
 use crate::resources::glyphs::{GlyphError, parse_range};
 use crate::resources::{sprites, styles, web};
 
@@ -27,16 +27,7 @@ pub fn cached(
     headers: &HeaderMap,
 ) -> Response {
     let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(bytes.as_ref()));
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim().trim_start_matches("W/");
-            t == etag || t == "*"
-        });
-    let mut response = if matches {
+    let mut response = if if_none_match(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(bytes.into());
@@ -50,7 +41,7 @@ pub fn cached(
     response
 }
 
-fn html(state: &AppState, body: Vec<u8>, headers: &HeaderMap) -> Response {
+fn html(body: Vec<u8>, headers: &HeaderMap) -> Response {
     let mut response = cached(body, "text/html; charset=utf-8", "no-cache", headers);
     response
         .headers_mut()
@@ -58,7 +49,6 @@ fn html(state: &AppState, body: Vec<u8>, headers: &HeaderMap) -> Response {
     response
         .headers_mut()
         .insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
-    let _ = state;
     response
 }
 
@@ -95,12 +85,12 @@ pub async fn root(
     if wants_json(&raw, &headers) {
         return landing(State(state), raw, headers).await;
     }
-    Ok(html(&state, map_page(), &headers))
+    Ok(html(map_page(), &headers))
 }
 
 /// `GET /embed`: the same page; the app drops its panels when loaded from this path.
-pub async fn embed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    html(&state, map_page(), &headers)
+pub async fn embed(headers: HeaderMap) -> Response {
+    html(map_page(), &headers)
 }
 
 /// `GET /assets/{file}`.

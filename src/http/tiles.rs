@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::features::layer_filter;
 use super::params::Params;
-use super::{ApiError, AppState, header_value};
+use super::{ApiError, AppState, header_value, if_none_match};
 use crate::layer::{Catalog, Layer, union_bounds};
 use crate::mercator::TileCoord;
 use crate::query::filter::Filter;
@@ -186,17 +186,6 @@ fn respond(
         }
     }
     response
-}
-
-/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks) or is `*`.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().any(|value| {
-        value.to_str().is_ok_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == "*" || t == etag)
-        })
-    })
 }
 
 /// Picks the response encoding from `Accept-Encoding`: br, then gzip, then identity.
