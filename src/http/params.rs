@@ -71,26 +71,25 @@ impl Params {
             .ok_or_else(|| bad(format!("parameter {name:?} is required")))
     }
 
-    /// A finite number within `range`, if given.
-    pub fn number(
+    /// A value of type `T` within `range`, if given; `kind` names the type in messages and
+    /// `accept` refuses values `T` parses but the API does not take (e.g. infinities).
+    fn ranged<T>(
         &self,
         name: &str,
-        range: std::ops::RangeInclusive<f64>,
-    ) -> Result<Option<f64>, ApiError> {
+        range: std::ops::RangeInclusive<T>,
+        kind: &str,
+        accept: fn(&T) -> bool,
+    ) -> Result<Option<T>, ApiError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
         let Some(text) = self.get(name) else {
             return Ok(None);
         };
-        let value: f64 = text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| {
-                bad(format!(
-                    "{name} must be a number, got {:?}",
-                    text.chars().take(40).collect::<String>()
-                ))
-            })?;
+        let value: T = text.trim().parse().ok().filter(accept).ok_or_else(|| {
+            let shown: String = text.chars().take(40).collect();
+            bad(format!("{name} must be {kind}, got {shown:?}"))
+        })?;
         if !range.contains(&value) {
             return Err(bad(format!(
                 "{name} = {value} is outside {}..{}",
@@ -99,6 +98,15 @@ impl Params {
             )));
         }
         Ok(Some(value))
+    }
+
+    /// A finite number within `range`, if given.
+    pub fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Result<Option<f64>, ApiError> {
+        self.ranged(name, range, "a number", |v| v.is_finite())
     }
 
     /// A required finite number within `range`.
@@ -117,23 +125,7 @@ impl Params {
         name: &str,
         range: std::ops::RangeInclusive<usize>,
     ) -> Result<Option<usize>, ApiError> {
-        let Some(text) = self.get(name) else {
-            return Ok(None);
-        };
-        let value: usize = text.trim().parse().map_err(|_| {
-            bad(format!(
-                "{name} must be a whole number ≥ 0, got {:?}",
-                text.chars().take(40).collect::<String>()
-            ))
-        })?;
-        if !range.contains(&value) {
-            return Err(bad(format!(
-                "{name} = {value} is outside {}..{}",
-                range.start(),
-                range.end()
-            )));
-        }
-        Ok(Some(value))
+        self.ranged(name, range, "a whole number ≥ 0", |_| true)
     }
 
     /// The query string again, with some parameters replaced (for paging links).
