@@ -1,17 +1,21 @@
 //! `terril export`: pre-renders the tile pyramid of a catalog into a PMTiles v3 archive (MVT
-//! tiles, gzip), for static hosting on object storage behind a CDN.
+//! tiles, gzip), for static hosting on object storage behind a CDN. Tiles render on the CPU
+//! pool, as many at once as it has workers, and are written in the archive's order.
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmtiles::{PmTilesWriter, TileId, TileType};
 use serde_json::json;
 
-use crate::layer::{Catalog, Layer};
+use crate::cancel::Cancel;
 use crate::mercator::TileCoord;
-use crate::tile::{LayerRequest, render};
+use crate::pool::CpuPool;
+use crate::source::{Catalog, Ctx, LayerSource, TileRequest};
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -44,16 +48,20 @@ pub struct ExportStats {
 }
 
 /// Renders every tile of the options' zooms and box and writes the archive.
-pub fn export(catalog: &Catalog, options: &ExportOptions) -> Result<ExportStats, String> {
+pub async fn export(
+    catalog: &Catalog,
+    options: &ExportOptions,
+    pool: &CpuPool,
+) -> Result<ExportStats, String> {
     let started = Instant::now();
-    let layers: Vec<&Layer> = match &options.layers {
-        None => catalog.layers().iter().map(AsRef::as_ref).collect(),
+    let layers: Vec<Arc<LayerSource>> = match &options.layers {
+        None => catalog.layers().to_vec(),
         Some(ids) => ids
             .iter()
             .map(|id| {
                 catalog
                     .layer(id)
-                    .map(AsRef::as_ref)
+                    .cloned()
                     .ok_or_else(|| format!("no layer {id:?}"))
             })
             .collect::<Result<_, _>>()?,
@@ -66,13 +74,19 @@ pub fn export(catalog: &Catalog, options: &ExportOptions) -> Result<ExportStats,
     }
     let bounds = options
         .bbox
-        .or_else(|| crate::layer::union_bounds(layers.iter().filter_map(|l| l.bounds)))
+        .or_else(|| crate::data::union_bounds(layers.iter().filter_map(|l| l.info.bounds)))
         .ok_or("nothing to export: the layers are empty")?;
     let [w, s, e, n] = bounds;
     if !(w <= e && s <= n) {
         return Err("the bbox needs west ≤ east and south ≤ north".into());
     }
-    let requests: Vec<LayerRequest<'_>> = layers.iter().map(|l| LayerRequest::from(*l)).collect();
+    let requests: Vec<TileRequest> = layers
+        .iter()
+        .map(|l| TileRequest {
+            layer: Arc::clone(l),
+            filter: None,
+        })
+        .collect();
 
     // Tiles per zoom, in the archive's (Hilbert) order.
     let mut pyramid: Vec<Vec<TileCoord>> = Vec::new();
@@ -110,47 +124,35 @@ pub fn export(catalog: &Catalog, options: &ExportOptions) -> Result<ExportStats,
         .metadata(metadata(&layers).to_string())
         .create(file)
         .map_err(|e| e.to_string())?;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let ctx = Ctx {
+        pool: pool.clone(),
+        cancel: Cancel::new(),
+    };
     let mut written = 0u64;
     for tiles in &pyramid {
         if let Some(first) = tiles.first() {
             bar.set_message(first.z.to_string());
         }
-        // Render a zoom in parallel, then write it in order.
-        let chunk = tiles.len().div_ceil(threads).max(1);
-        let rendered: Vec<Result<Vec<Rendered>, String>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = tiles
-                .chunks(chunk)
-                .map(|part| {
-                    let (requests, bar) = (&requests, &bar);
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&t| {
-                                let tile =
-                                    render(requests, t).map_err(|e| format!("tile {t}: {e}"))?;
-                                bar.inc(1);
-                                Ok((t, tile))
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err("a render thread panicked".into()))
-                })
-                .collect()
-        });
-        for part in rendered {
-            for (t, tile) in part? {
-                if let Some(bytes) = tile {
-                    let coord =
-                        pmtiles::TileCoord::new(t.z, t.x, t.y).map_err(|e| e.to_string())?;
-                    writer.add_tile(coord, &bytes).map_err(|e| e.to_string())?;
-                    written += 1;
+        // Rendered as many at once as the pool has workers, written in order.
+        let mut rendered = futures_util::stream::iter(tiles.iter().copied())
+            .map(|t| {
+                let (ctx, requests, bar) = (&ctx, &requests, &bar);
+                async move {
+                    let tile = catalog
+                        .tile(ctx, requests, t)
+                        .await
+                        .map_err(|e| format!("tile {t}: {e}"))?;
+                    bar.inc(1);
+                    Ok::<_, String>((t, tile))
                 }
+            })
+            .buffered(pool.workers() * 2);
+        while let Some(result) = rendered.next().await {
+            let (t, bytes) = result?;
+            if !bytes.is_empty() {
+                let coord = pmtiles::TileCoord::new(t.z, t.x, t.y).map_err(|e| e.to_string())?;
+                writer.add_tile(coord, &bytes).map_err(|e| e.to_string())?;
+                written += 1;
             }
         }
     }
@@ -167,39 +169,32 @@ pub fn export(catalog: &Catalog, options: &ExportOptions) -> Result<ExportStats,
     })
 }
 
-/// A tile and its bytes (`None` when empty).
-type Rendered = (TileCoord, Option<Vec<u8>>);
-
 fn hilbert_id(t: TileCoord) -> u64 {
     pmtiles::TileCoord::new(t.z, t.x, t.y).map_or(u64::MAX, |c| u64::from(TileId::from(c)))
 }
 
-/// The archive's metadata: the TileJSON-style `vector_layers` MapLibre reads.
-fn metadata(layers: &[&Layer]) -> serde_json::Value {
-    let vector_layers: Vec<_> = layers
-        .iter()
-        .flat_map(|l| {
-            let fields: serde_json::Map<String, serde_json::Value> = l
-                .tile_fields()
-                .map(|(k, t)| (k.clone(), json!(t.tilejson_name())))
-                .collect();
-            let mut out = vec![json!({"id": l.id(), "description": l.config.description, "minzoom": l.config.minzoom, "maxzoom": l.config.maxzoom, "fields": fields})];
-            if l.label_points.is_some() {
-                out.push(json!({"id": l.label_layer_name(), "minzoom": l.config.minzoom, "maxzoom": l.config.maxzoom, "fields": fields}));
-            }
-            out
-        })
-        .collect();
-    let attribution: Vec<&str> = layers
-        .iter()
-        .map(|l| l.config.attribution.as_str())
-        .filter(|a| !a.is_empty())
-        .collect();
+/// The archive's metadata: the TileJSON-style `vector_layers` MapLibre reads, built by the same
+/// function as the server's TileJSON.
+fn metadata(layers: &[Arc<LayerSource>]) -> serde_json::Value {
+    let vector_layers: Vec<_> = layers.iter().flat_map(|l| l.info.vector_layers()).collect();
     json!({
         "name": "Terril",
         "format": "pbf",
-        "attribution": attribution.join(" — "),
+        "attribution": attribution(layers.iter().map(|l| l.info.config.attribution.as_str())),
         "vector_layers": vector_layers,
         "generator": format!("terril {}", env!("CARGO_PKG_VERSION")),
     })
+}
+
+/// The distinct credit lines of some layers, each once, joined.
+#[must_use]
+pub fn attribution<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for line in lines {
+        let line = line.trim();
+        if !line.is_empty() && !seen.contains(&line) {
+            seen.push(line);
+        }
+    }
+    seen.join(" — ")
 }

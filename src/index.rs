@@ -1,8 +1,12 @@
 //! Spatial index over a layer's feature envelopes (EPSG:3857 metres), bulk-loaded into an `rstar` R-tree.
 //!
 //! The index only proposes candidates whose envelope meets a box; exact geometry decides.
+//! Features without geometry are not indexed.
 
-use geo::Rect;
+use geo::{BoundingRect, Rect};
+
+use crate::data::Layer;
+use crate::mercator::lonlat_to_mercator;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
@@ -15,12 +19,27 @@ pub struct SpatialIndex {
 }
 
 impl SpatialIndex {
+    /// Indexes the features of a layer by their EPSG:3857 envelopes. (Web Mercator maps
+    /// longitude and latitude each monotonically, so the projected lon/lat box is the exact
+    /// envelope of the projected geometry.)
+    #[must_use]
+    pub fn of_layer(layer: &Layer) -> Self {
+        Self::bulk_load_sparse(layer.features.iter().enumerate().filter_map(|(i, f)| {
+            Some((i, mercator_envelope(f.geometry.as_ref()?.bounding_rect()?)))
+        }))
+    }
+
     /// Bulk-loads envelopes given in layer order (position `i` is feature `i`).
     #[must_use]
     pub fn bulk_load(envelopes: impl IntoIterator<Item = Rect<f64>>) -> Self {
+        Self::bulk_load_sparse(envelopes.into_iter().enumerate())
+    }
+
+    /// Bulk-loads `(position, envelope)` pairs.
+    #[must_use]
+    pub fn bulk_load_sparse(envelopes: impl IntoIterator<Item = (usize, Rect<f64>)>) -> Self {
         let entries = envelopes
             .into_iter()
-            .enumerate()
             .map(|(i, r)| {
                 let rect = Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
                 GeomWithData::new(rect, i)
@@ -48,6 +67,20 @@ impl SpatialIndex {
         self.tree
             .locate_in_envelope_intersecting(&aabb)
             .map(|entry| entry.data)
+    }
+
+    /// Like [`SpatialIndex::intersecting`], with each feature's envelope.
+    pub fn intersecting_with_envelopes(
+        &self,
+        area: Rect<f64>,
+    ) -> impl Iterator<Item = (usize, Rect<f64>)> + '_ {
+        let aabb = AABB::from_corners([area.min().x, area.min().y], [area.max().x, area.max().y]);
+        self.tree
+            .locate_in_envelope_intersecting(&aabb)
+            .map(|entry| {
+                let (lo, hi) = (entry.geom().lower(), entry.geom().upper());
+                (entry.data, Rect::new((lo[0], lo[1]), (hi[0], hi[1])))
+            })
     }
 
     /// Positions of all features by increasing distance from `point` to their envelope, with
@@ -80,6 +113,14 @@ impl SpatialIndex {
     pub fn is_empty(&self) -> bool {
         self.tree.size() == 0
     }
+}
+
+/// The EPSG:3857 envelope of a lon/lat box.
+#[must_use]
+pub fn mercator_envelope(lonlat: Rect<f64>) -> Rect<f64> {
+    let (x0, y0) = lonlat_to_mercator(lonlat.min().x, lonlat.min().y);
+    let (x1, y1) = lonlat_to_mercator(lonlat.max().x, lonlat.max().y);
+    Rect::new((x0, y0), (x1, y1))
 }
 
 #[cfg(test)]

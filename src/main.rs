@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use terril::data::DataFolder;
 use terril::http::catalog_summary;
-use terril::layer::DataSource;
+use terril::pool::CpuPool;
+use terril::source::Catalog;
 use terril::{AppState, ServerOptions};
 
 /// A geospatial tile and map server: GeoJSON layers as Mapbox Vector Tiles.
@@ -88,10 +90,14 @@ struct ServeArgs {
     /// Reload the data when its files change (SIGHUP always reloads).
     #[arg(long)]
     watch: bool,
-    /// Requests answered at once; more get 503 with Retry-After.
-    #[arg(long, default_value_t = 1024, env = "TERRIL_MAX_CONCURRENCY")]
-    max_concurrency: usize,
-    /// Seconds a request may take before a 503.
+    /// CPU jobs (renders, scans, filter compilations) that may wait for a worker; more get
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = 1024, env = "TERRIL_MAX_QUEUE")]
+    max_queue: usize,
+    /// CPU workers for rendering and queries [default: one per core].
+    #[arg(long, default_value_t = 0, env = "TERRIL_WORKERS")]
+    workers: usize,
+    /// Seconds a request may work before it is stopped with a 503.
     #[arg(long, default_value_t = 30, env = "TERRIL_REQUEST_TIMEOUT_S")]
     request_timeout_s: u64,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
@@ -133,24 +139,17 @@ fn main() -> ExitCode {
 }
 
 /// The data folder given, else `./geodata`, else the data built into the binary.
-fn source(data: Option<&Path>) -> DataSource {
+fn folder(data: Option<&Path>) -> DataFolder {
     let default = Path::new("geodata");
     match data {
-        Some(dir) => DataSource::Dir(dir.to_path_buf()),
-        None if default.join("catalog.toml").is_file() => DataSource::Dir(default.to_path_buf()),
-        None => DataSource::Embedded,
-    }
-}
-
-fn describe(source: &DataSource) -> String {
-    match source {
-        DataSource::Dir(dir) => dir.display().to_string(),
-        DataSource::Embedded => "the data built into the binary".into(),
+        Some(dir) => DataFolder::Dir(dir.to_path_buf()),
+        None if default.join("catalog.toml").is_file() => DataFolder::Dir(default.to_path_buf()),
+        None => DataFolder::Embedded,
     }
 }
 
 fn check(data: Option<&Path>) -> ExitCode {
-    match source(data).load() {
+    match Catalog::load(&folder(data)) {
         Ok(catalog) => {
             println!("{}", catalog_summary(&catalog));
             ExitCode::SUCCESS
@@ -163,14 +162,22 @@ fn check(data: Option<&Path>) -> ExitCode {
 }
 
 fn export(data: Option<&Path>, options: &terril::export::ExportOptions) -> ExitCode {
-    let catalog = match source(data).load() {
+    let catalog = match Catalog::load(&folder(data)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match terril::export::export(&catalog, options) {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let pool = CpuPool::per_core();
+    match runtime.block_on(terril::export::export(&catalog, options, &pool)) {
         Ok(stats) => {
             println!(
                 "wrote {}: {} tiles with content of {} rendered, {} bytes, in {:.1} s",
@@ -191,9 +198,9 @@ fn export(data: Option<&Path>, options: &terril::export::ExportOptions) -> ExitC
 
 fn serve(args: ServeArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let source = source(args.data.as_deref());
-    let fingerprint = source.fingerprint();
-    let catalog = match source.load() {
+    let folder = folder(args.data.as_deref());
+    let fingerprint = folder.fingerprint();
+    let catalog = match Catalog::load(&folder) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -205,20 +212,21 @@ fn serve(args: ServeArgs) -> ExitCode {
         features = catalog.feature_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded {}",
-        describe(&source)
+        folder.describe()
     );
     let options = ServerOptions {
         public_url: args.public_url,
         cache_control: args.cache_control,
         cors: !args.no_cors,
-        max_concurrency: args.max_concurrency,
+        max_queue: args.max_queue,
+        workers: args.workers,
         request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_s),
         ..ServerOptions::default()
     };
-    let state = AppState::with_source(
+    let state = AppState::with_folder(
         catalog,
-        source,
+        folder,
         args.cache_mb.saturating_mul(1024 * 1024),
         options,
     );

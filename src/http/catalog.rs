@@ -5,30 +5,40 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::layer::Layer;
+use crate::data::LayerKind;
+use crate::source::{LayerInfo, generalization};
 
 /// The public description of a layer, shared by `/catalog` and `terril check`.
 #[must_use]
-pub fn layer_summary(layer: &Layer) -> Value {
+pub fn layer_summary(layer: &LayerInfo) -> Value {
     let fields: serde_json::Map<String, Value> = layer
         .fields
         .iter()
         .map(|(k, t)| (k.clone(), Value::from(t.name())))
         .collect();
+    let config = &layer.config;
     json!({
         "id": layer.id(),
-        "title": layer.config.title,
-        "description": layer.config.description,
-        "attribution": layer.config.attribution,
-        "licence": layer.config.licence,
+        "title": config.title,
+        "description": config.description,
+        "attribution": config.attribution,
+        "licence": config.licence,
+        "source": match layer.kind {
+            LayerKind::File => "geojson",
+            LayerKind::Postgis => "postgis",
+            LayerKind::Archive => "archive",
+        },
+        "queryable": layer.queryable,
         "geometry_types": layer.geometry_types,
-        "count": layer.features.len(),
+        "count": layer.count,
+        "unlocated": layer.unlocated,
         "bounds": layer.bounds,
-        "minzoom": layer.config.minzoom,
-        "maxzoom": layer.config.maxzoom,
+        "minzoom": config.minzoom,
+        "maxzoom": config.maxzoom,
         "fields": fields,
-        "tile_fields": layer.tile_fields().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-        "label": layer.config.label,
+        "tile_fields": layer.tile_fields.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        "label": config.label,
+        "generalization": config.generalize.as_ref().map(|g| generalization(g, config.minzoom)),
     })
 }
 
@@ -36,13 +46,13 @@ pub async fn catalog(State(state): State<AppState>) -> Json<Value> {
     let catalog = state.catalog();
     Json(json!({
         "version": format!("{:016x}", catalog.version()),
-        "layers": catalog.layers().iter().map(|l| layer_summary(l)).collect::<Vec<_>>(),
+        "layers": catalog.layers().iter().map(|l| layer_summary(&l.info)).collect::<Vec<_>>(),
     }))
 }
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let catalog = state.catalog();
-    let (cache_bytes, cache_entries) = state.cache().usage();
+    let (cache_bytes, cache_entries) = state.tiles().usage();
     let status = state.load_status();
     let time = |t: Option<std::time::SystemTime>| {
         t.and_then(|t| jiff::Timestamp::try_from(t).ok())
@@ -56,20 +66,53 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "features": catalog.feature_count(),
         "loaded_at": time(status.loaded_at),
         "loads": status.loads,
-        "reload_error": status.last_error,
+        "reload_error": status.last_error.as_deref().map(public_error),
         "reload_failed_at": time(status.failed_at),
-        "tile_cache": { "enabled": state.cache().is_enabled(), "bytes": cache_bytes, "entries": cache_entries },
+        "tile_cache": { "enabled": state.tiles().is_enabled(), "bytes": cache_bytes, "entries": cache_entries },
+        "cpu": {
+            "workers": state.pool().workers(),
+            "running": state.pool().stats().running.load(std::sync::atomic::Ordering::Relaxed),
+            "waiting": state.pool().stats().waiting.load(std::sync::atomic::Ordering::Relaxed),
+        },
     }))
+}
+
+/// A load error as `/health` shows it: the file (as the catalog names it) and the kind of
+/// problem, never file contents or absolute paths (those go to the log).
+#[must_use]
+pub fn public_error(message: &str) -> String {
+    let (file, rest) = message.split_once(": ").unwrap_or(("the data", message));
+    let file = if file.starts_with('/') || file.contains("..") {
+        "a data file"
+    } else {
+        file
+    };
+    let kind = if rest.contains("invalid JSON") {
+        "invalid JSON"
+    } else if rest.contains("TOML") {
+        "invalid TOML"
+    } else if rest.contains("outside the data folder") {
+        "a path outside the data folder"
+    } else if rest.contains("cannot read") || rest.contains("no such file") {
+        "a file that cannot be read"
+    } else if rest.contains("feature #") {
+        "an invalid feature"
+    } else {
+        "invalid data"
+    };
+    format!("{file}: {kind} (details in the server log)")
 }
 
 /// A human summary of every layer, as `terril check` prints it.
 #[must_use]
-pub fn catalog_summary(catalog: &crate::layer::Catalog) -> String {
+pub fn catalog_summary(catalog: &crate::source::Catalog) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    for layer in catalog.layers() {
-        let _ = writeln!(out, "{} — {} feature(s)", layer.id(), layer.features.len());
-        let types: Vec<&str> = layer.geometry_types.iter().copied().collect();
+    for source in catalog.layers() {
+        let layer = &source.info;
+        let count = layer.count.map_or("?".to_owned(), |c| c.to_string());
+        let _ = writeln!(out, "{} — {count} feature(s)", layer.id());
+        let types: Vec<&str> = layer.geometry_types.iter().map(String::as_str).collect();
         let _ = writeln!(out, "  geometry: {}", types.join(", "));
         if let Some(b) = layer.bounds {
             let _ = writeln!(

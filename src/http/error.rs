@@ -4,9 +4,14 @@
 //! logged with their cause and answered with a generic 500.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::source::SourceError;
+
+/// Seconds a client refused with 503 is asked to wait before trying again.
+pub const RETRY_AFTER_S: u64 = 1;
 
 /// An error answered as JSON.
 #[derive(Debug, Clone)]
@@ -44,6 +49,16 @@ impl ApiError {
         }
     }
 
+    /// A 503: the server (or a backend) cannot answer now; the client may retry (the
+    /// response carries `Retry-After`).
+    pub fn unavailable(code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            description: description.into(),
+        }
+    }
+
     /// A 500: the cause is logged, the client sees a generic description.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -61,7 +76,26 @@ impl IntoResponse for ApiError {
             code: self.code,
             description: &self.description,
         });
-        (self.status, body).into_response()
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+        }
+        response
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Overloaded => Self::unavailable("overloaded", e.to_string()),
+            SourceError::Cancelled => Self::unavailable("timeout", e.to_string()),
+            SourceError::Unavailable { .. } => Self::unavailable("unavailable", e.to_string()),
+            SourceError::NotQueryable(_) => Self::bad_request("not_queryable", e.to_string()),
+            SourceError::BadRequest(m) => Self::bad_request("invalid_parameter", m),
+            SourceError::Internal(cause) => Self::internal(cause),
+        }
     }
 }
 

@@ -1,20 +1,22 @@
-//! OGC API – Features (Part 1 Core with GeoJSON and OpenAPI 3.0; Part 3 Filtering with CQL2):
-//! landing page, conformance, collections, queryables, items and single features.
+//! OGC API – Features (Part 1 Core with GeoJSON and OpenAPI 3.0; Part 2 CRS by reference;
+//! Part 3 Filtering with CQL2): landing page, conformance, collections, queryables, items and
+//! single features.
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geo::{BoundingRect, Intersects, Rect};
+use geo::{BoundingRect, Coord, LineString, Polygon, Rect};
 use serde_json::{Map, Value, json};
 
 use super::params::Params;
 use super::{ApiError, AppState, header_value};
-use crate::layer::{Catalog, FieldType, Layer};
-use crate::query::filter::{Filter, FilterError, FilterLang};
+use crate::crs::Crs;
+use crate::data::FieldType;
+use crate::filter::FilterError;
+use crate::source::{Catalog, FeatureOut, ItemsQuery, LayerSource};
 
 /// The GeoJSON media type.
 pub const GEOJSON: &str = "application/geo+json";
@@ -27,9 +29,11 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
@@ -37,15 +41,18 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
     "http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
     "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
 ];
 
-const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
-
 /// A JSON response with a given media type.
 pub fn typed_json(value: &Value, content_type: &str) -> Response {
-    let mut response = Json(value).into_response();
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = body.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, header_value(content_type));
@@ -53,7 +60,7 @@ pub fn typed_json(value: &Value, content_type: &str) -> Response {
 }
 
 /// A layer by id, or a 404 naming it.
-pub fn find_layer(catalog: &Catalog, id: &str) -> Result<Arc<Layer>, ApiError> {
+pub fn find_layer(catalog: &Catalog, id: &str) -> Result<Arc<LayerSource>, ApiError> {
     catalog.layer(id).cloned().ok_or_else(|| {
         let shown: String = id.chars().take(64).collect();
         ApiError::not_found(
@@ -63,48 +70,9 @@ pub fn find_layer(catalog: &Catalog, id: &str) -> Result<Arc<Layer>, ApiError> {
     })
 }
 
-/// Compiles an optional filter for a layer: 400 with the reason when it does not fit.
-pub fn layer_filter(
-    text: Option<&str>,
-    lang: Option<&str>,
-    layer: &Layer,
-) -> Result<Option<Filter>, ApiError> {
-    let lang = FilterLang::parse(lang).map_err(filter_error)?;
-    text.map(|t| Filter::new(t, lang, layer).map_err(filter_error))
-        .transpose()
-}
-
 /// A filter problem as a 400.
 pub fn filter_error(e: FilterError) -> ApiError {
     ApiError::bad_request("invalid_filter", e.0)
-}
-
-/// A feature as GeoJSON, with `extra` properties appended and optionally only `select`ed ones.
-#[must_use]
-pub fn feature_json(
-    layer: &Layer,
-    index: usize,
-    select: Option<&[String]>,
-    extra: &[(&str, Value)],
-) -> Value {
-    let f = &layer.features[index];
-    let mut properties: Map<String, Value> = match select {
-        None => f.properties.clone(),
-        Some(keys) => keys
-            .iter()
-            .filter_map(|k| f.properties.get(k).map(|v| (k.clone(), v.clone())))
-            .collect(),
-    };
-    for (k, v) in extra {
-        properties.insert((*k).to_owned(), v.clone());
-    }
-    let geometry = geojson::Geometry::new(geojson::GeometryValue::from(&f.lonlat));
-    json!({
-        "type": "Feature",
-        "id": f.id,
-        "geometry": geometry,
-        "properties": properties,
-    })
 }
 
 fn wants_json_only(params: &Params) -> Result<(), ApiError> {
@@ -112,13 +80,34 @@ fn wants_json_only(params: &Params) -> Result<(), ApiError> {
         None | Some("json" | "geojson") => Ok(()),
         Some(other) => Err(ApiError::bad_request(
             "invalid_parameter",
-            format!("f={other:?} is not offered here; use f=json"),
+            format!(
+                "f={:?} is not offered here; use f=json",
+                other.chars().take(40).collect::<String>()
+            ),
         )),
     }
 }
 
+/// A CRS parameter (`crs`, `bbox-crs`, `filter-crs`), CRS84 when absent.
+pub fn crs_param(params: &Params, name: &str) -> Result<Crs, ApiError> {
+    match params.get(name) {
+        None => Ok(Crs::Crs84),
+        Some(uri) => Crs::from_uri(uri).ok_or_else(|| {
+            let offered: Vec<&str> = Crs::ALL.iter().map(|c| c.uri()).collect();
+            ApiError::bad_request(
+                "invalid_crs",
+                format!(
+                    "{name}={:?} is not offered; use one of {}",
+                    uri.chars().take(80).collect::<String>(),
+                    offered.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
 pub async fn landing(
-    State(state): State<AppState>,
+    state: AppState,
     raw: RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -148,26 +137,33 @@ pub async fn conformance(raw: RawQuery) -> Result<Response, ApiError> {
     ))
 }
 
-fn collection_json(layer: &Layer, base: &str) -> Value {
-    let id = layer.id();
-    let bbox = layer.bounds.unwrap_or([-180.0, -90.0, 180.0, 90.0]);
-    json!({
+fn collection_json(layer: &LayerSource, base: &str) -> Value {
+    let info = &layer.info;
+    let id = info.id();
+    let bbox = info.bounds.unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let mut links = vec![
+        json!({"href": format!("{base}/collections/{id}"), "rel": "self", "type": "application/json", "title": info.config.title}),
+        json!({"href": format!("{base}/tiles/{id}.json"), "rel": "describedby", "type": "application/json", "title": "TileJSON of this layer's vector tiles"}),
+    ];
+    if info.queryable {
+        links.push(json!({"href": format!("{base}/collections/{id}/items"), "rel": "items", "type": GEOJSON, "title": "Features"}));
+        links.push(json!({"href": format!("{base}/collections/{id}/queryables"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json", "title": "Queryables"}));
+    }
+    let mut c = json!({
         "id": id,
-        "title": layer.config.title,
-        "description": layer.config.description,
-        "attribution": layer.config.attribution,
-        "license": layer.config.licence,
-        "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
-        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
-        "links": [
-            {"href": format!("{base}/collections/{id}"), "rel": "self", "type": "application/json", "title": layer.config.title},
-            {"href": format!("{base}/collections/{id}/items"), "rel": "items", "type": GEOJSON, "title": "Features"},
-            {"href": format!("{base}/collections/{id}/queryables"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json", "title": "Queryables"},
-            {"href": format!("{base}/tiles/{id}.json"), "rel": "describedby", "type": "application/json", "title": "TileJSON of this layer's vector tiles"},
-        ],
-    })
+        "title": info.config.title,
+        "description": info.config.description,
+        "attribution": info.config.attribution,
+        "license": info.config.licence,
+        "extent": { "spatial": { "bbox": [bbox], "crs": Crs::Crs84.uri() } },
+        "links": links,
+    });
+    if info.queryable {
+        c["itemType"] = json!("feature");
+        c["crs"] = json!(Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>());
+        c["storageCrs"] = json!(Crs::Crs84.uri());
+    }
+    c
 }
 
 pub async fn collections(
@@ -181,6 +177,7 @@ pub async fn collections(
     Ok(typed_json(
         &json!({
             "links": [{"href": format!("{base}/collections"), "rel": "self", "type": "application/json"}],
+            "crs": Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>(),
             "collections": catalog.layers().iter().map(|l| collection_json(l, &base)).collect::<Vec<_>>(),
         }),
         "application/json",
@@ -202,14 +199,30 @@ pub async fn collection(
     ))
 }
 
-/// The JSON Schema type of a field.
+/// The JSON Schema of a field.
 fn schema_type(t: FieldType) -> Value {
     match t {
         FieldType::Integer => json!({"type": "integer"}),
         FieldType::Number => json!({"type": "number"}),
         FieldType::String => json!({"type": "string"}),
+        FieldType::Date => json!({"type": "string", "format": "date"}),
+        FieldType::Timestamp => json!({"type": "string", "format": "date-time"}),
         FieldType::Boolean => json!({"type": "boolean"}),
         FieldType::Mixed => json!({}),
+    }
+}
+
+fn queryable(layer: &LayerSource) -> Result<(), ApiError> {
+    if layer.info.queryable {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "not_queryable",
+            format!(
+                "collection {:?} is a tile archive: it has tiles but no features to query",
+                layer.id()
+            ),
+        ))
     }
 }
 
@@ -222,20 +235,21 @@ pub async fn queryables(
     let Path(id) = path?;
     wants_json_only(&Params::parse(&raw, &["f"])?)?;
     let layer = find_layer(&state.catalog(), &id)?;
+    queryable(&layer)?;
     let base = state.base_url(&headers);
+    let info = &layer.info;
     let mut properties = Map::new();
-    let kinds: Vec<&str> = layer.geometry_types.iter().copied().collect();
     properties.insert(
         "geometry".into(),
-        json!({"title": format!("Geometry ({})", kinds.join(", ")), "format": "geometry-any"}),
+        json!({"title": format!("Geometry ({})", info.geometry_types.join(", ")), "format": "geometry-any", "x-ogc-role": "primary-geometry"}),
     );
-    if !layer.fields.contains_key("id") {
+    if !info.fields.iter().any(|(k, _)| k == "id") {
         properties.insert(
             "id".into(),
-            json!({"title": "Feature id", "type": "string"}),
+            json!({"title": "Feature id", "type": "string", "x-ogc-role": "id"}),
         );
     }
-    for (name, t) in &layer.fields {
+    for (name, t) in &info.fields {
         let mut schema = schema_type(*t);
         schema["title"] = json!(name);
         properties.insert(name.clone(), schema);
@@ -243,9 +257,9 @@ pub async fn queryables(
     Ok(typed_json(
         &json!({
             "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": format!("{base}/collections/{}/queryables", layer.id()),
+            "$id": format!("{base}/collections/{}/queryables", info.id()),
             "type": "object",
-            "title": layer.config.title,
+            "title": info.config.title,
             "properties": properties,
             "additionalProperties": false,
         }),
@@ -253,12 +267,15 @@ pub async fn queryables(
     ))
 }
 
-/// Parses `bbox` (west, south, east, north in lon/lat; 6 numbers allowed, heights ignored).
-pub fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
+/// Parses `bbox` (4 or 6 numbers, heights ignored) in `crs` into lon/lat boxes: one, or two
+/// when a CRS84 box crosses the antimeridian (west > east).
+pub fn parse_bbox(text: &str, crs: Crs) -> Result<[Option<Rect<f64>>; 2], ApiError> {
     let bad = |why: &str| {
         ApiError::bad_request(
             "invalid_bbox",
-            format!("bbox {why}; expected west,south,east,north in degrees"),
+            format!(
+                "bbox {why}; expected minx,miny,maxx,maxy in the bbox-crs (west,south,east,north for CRS84)"
+            ),
         )
     };
     let nums: Vec<f64> = text
@@ -266,31 +283,79 @@ pub fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
         .map(|s| s.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
         .collect::<Option<_>>()
         .ok_or_else(|| bad("must be comma-separated numbers"))?;
-    let (w, s, e, n) = match nums.as_slice() {
-        [w, s, e, n] | [w, s, _, e, n, _] => (*w, *s, *e, *n),
+    let (a, b, c, d) = match nums.as_slice() {
+        [a, b, c, d] | [a, b, _, c, d, _] => (*a, *b, *c, *d),
         _ => return Err(bad("needs 4 numbers")),
     };
-    if !(-180.0..=180.0).contains(&w)
-        || !(-180.0..=180.0).contains(&e)
-        || !(-90.0..=90.0).contains(&s)
-        || !(-90.0..=90.0).contains(&n)
-    {
-        return Err(bad(
-            "is out of range (longitude -180..180, latitude -90..90)",
-        ));
+    match crs {
+        Crs::Crs84 | Crs::Epsg4326 => {
+            let (w, s, e, n) = if crs == Crs::Crs84 {
+                (a, b, c, d)
+            } else {
+                (b, a, d, c)
+            };
+            if !(-180.0..=180.0).contains(&w)
+                || !(-180.0..=180.0).contains(&e)
+                || !(-90.0..=90.0).contains(&s)
+                || !(-90.0..=90.0).contains(&n)
+            {
+                return Err(bad(
+                    "is out of range (longitude -180..180, latitude -90..90)",
+                ));
+            }
+            if s > n {
+                return Err(bad("needs south ≤ north"));
+            }
+            Ok(if w <= e {
+                [Some(Rect::new((w, s), (e, n))), None]
+            } else {
+                [
+                    Some(Rect::new((w, s), (180.0, n))),
+                    Some(Rect::new((-180.0, s), (e, n))),
+                ]
+            })
+        }
+        projected => {
+            if a > c || b > d {
+                return Err(bad("needs minx ≤ maxx and miny ≤ maxy"));
+            }
+            // The box's outline, densified and unprojected: its lon/lat bounds hold it.
+            let mut ring: Vec<Coord<f64>> = Vec::new();
+            for i in 0..=16 {
+                let t = f64::from(i) / 16.0;
+                ring.push(Coord {
+                    x: a + (c - a) * t,
+                    y: b,
+                });
+                ring.push(Coord {
+                    x: a + (c - a) * t,
+                    y: d,
+                });
+                ring.push(Coord {
+                    x: a,
+                    y: b + (d - b) * t,
+                });
+                ring.push(Coord {
+                    x: c,
+                    y: b + (d - b) * t,
+                });
+            }
+            let lonlat: Vec<Coord<f64>> =
+                ring.into_iter().map(|p| projected.unproject(p)).collect();
+            if lonlat.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
+                return Err(bad("lies outside the area of its CRS"));
+            }
+            let outline = Polygon::new(LineString(lonlat), vec![]);
+            Ok([outline.bounding_rect(), None])
+        }
     }
-    if w > e || s > n {
-        return Err(bad(
-            "needs west ≤ east and south ≤ north (boxes across the antimeridian are not supported)",
-        ));
-    }
-    Ok(Rect::new((w, s), (e, n)))
 }
 
 const ITEM_PARAMS: &[&str] = &[
     "f",
     "bbox",
     "bbox-crs",
+    "crs",
     "limit",
     "offset",
     "properties",
@@ -298,6 +363,14 @@ const ITEM_PARAMS: &[&str] = &[
     "filter-lang",
     "filter-crs",
 ];
+
+/// Adds `Content-Crs` to a response.
+fn with_content_crs(mut response: Response, crs: Crs) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        response.headers_mut().insert("content-crs", v);
+    }
+    response
+}
 
 pub async fn items(
     State(state): State<AppState>,
@@ -308,21 +381,34 @@ pub async fn items(
     let Path(id) = path?;
     let params = Params::parse(&raw, ITEM_PARAMS)?;
     wants_json_only(&params)?;
-    for crs_param in ["bbox-crs", "filter-crs"] {
-        if let Some(crs) = params.get(crs_param)
-            && crs != CRS84
-        {
-            return Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("{crs_param} must be {CRS84}"),
-            ));
-        }
+    let catalog = state.catalog();
+    let layer = find_layer(&catalog, &id)?;
+    queryable(&layer)?;
+    let crs = crs_param(&params, "crs")?;
+    let bbox_crs = crs_param(&params, "bbox-crs")?;
+    if crs_param(&params, "filter-crs")? != Crs::Crs84 {
+        return Err(ApiError::bad_request(
+            "invalid_crs",
+            format!(
+                "filter-crs: filter geometries are read in {} only",
+                Crs::Crs84.uri()
+            ),
+        ));
     }
-    let layer = find_layer(&state.catalog(), &id)?;
     let limit = params.integer("limit", 1..=MAX_LIMIT)?.unwrap_or(10);
     let offset = params.integer("offset", 0..=usize::MAX >> 1)?.unwrap_or(0);
-    let bbox = params.get("bbox").map(parse_bbox).transpose()?;
-    let filter = layer_filter(params.get("filter"), params.get("filter-lang"), &layer)?;
+    let bbox = params
+        .get("bbox")
+        .map(|b| parse_bbox(b, bbox_crs))
+        .transpose()?;
+    let filter = state
+        .filter(
+            &catalog,
+            &layer,
+            params.get("filter"),
+            params.get("filter-lang"),
+        )
+        .await?;
     let select: Option<Vec<String>> = match params.get("properties") {
         None => None,
         Some(list) => {
@@ -331,11 +417,15 @@ pub async fn items(
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            if let Some(unknown) = keys.iter().find(|k| !layer.fields.contains_key(k.as_str())) {
+            if let Some(unknown) = keys
+                .iter()
+                .find(|k| !layer.info.fields.iter().any(|(f, _)| f == *k))
+            {
                 return Err(ApiError::bad_request(
                     "invalid_parameter",
                     format!(
-                        "properties: {unknown:?} is not a property of {}",
+                        "properties: {:?} is not a property of {}",
+                        unknown.chars().take(64).collect::<String>(),
                         layer.id()
                     ),
                 ));
@@ -343,23 +433,19 @@ pub async fn items(
             Some(keys)
         }
     };
-
-    let bbox_polygon = bbox.map(|b| b.to_polygon());
-    let matched: Vec<usize> = (0..layer.features.len())
-        .filter(|&i| {
-            let f = &layer.features[i];
-            let in_box = bbox_polygon.as_ref().is_none_or(|b| {
-                f.lonlat.bounding_rect().is_some_and(|r| r.intersects(b)) && f.lonlat.intersects(b)
-            });
-            in_box && filter.as_ref().is_none_or(|flt| flt.matches(f))
-        })
-        .collect();
-    let page: Vec<Value> = matched
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|&i| feature_json(&layer, i, select.as_deref(), &[]))
-        .collect();
+    let page = layer
+        .items(
+            &state.ctx(),
+            ItemsQuery {
+                bbox,
+                limit,
+                offset,
+                properties: select,
+                crs,
+            },
+            filter,
+        )
+        .await?;
 
     let base = state.base_url(&headers);
     let here = format!("{base}/collections/{}/items", layer.id());
@@ -367,7 +453,8 @@ pub async fn items(
         json!({"href": format!("{here}?{}", params.with(&[])), "rel": "self", "type": GEOJSON}),
         json!({"href": format!("{base}/collections/{}", layer.id()), "rel": "collection", "type": "application/json"}),
     ];
-    if offset + page.len() < matched.len() {
+    let returned = page.features.len();
+    if (offset + returned) < page.number_matched as usize {
         let next = params.with(&[
             ("offset", (offset + limit).to_string()),
             ("limit", limit.to_string()),
@@ -381,17 +468,43 @@ pub async fn items(
         ]);
         links.push(json!({"href": format!("{here}?{prev}"), "rel": "prev", "type": GEOJSON}));
     }
-    Ok(typed_json(
-        &json!({
-            "type": "FeatureCollection",
-            "numberMatched": matched.len(),
-            "numberReturned": page.len(),
-            "timeStamp": timestamp(),
-            "links": links,
-            "features": page,
-        }),
-        GEOJSON,
-    ))
+    let head = json!({
+        "type": "FeatureCollection",
+        "numberMatched": page.number_matched,
+        "numberReturned": returned,
+        "timeStamp": timestamp(),
+        "links": links,
+    });
+    let body = feature_collection(head, &page.features, |_| (vec![], vec![]));
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    Ok(with_content_crs(response, crs))
+}
+
+/// A FeatureCollection from its head members and pre-serialized features; `extras` gives each
+/// feature's extra properties and top-level members.
+pub fn feature_collection<'a>(
+    head: Value,
+    features: &'a [FeatureOut],
+    extras: impl Fn(usize) -> (Vec<(&'a str, Value)>, Vec<(&'a str, Value)>),
+) -> String {
+    let mut out = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
+    out.pop();
+    if out.len() > 1 {
+        out.push(',');
+    }
+    out.push_str("\"features\":[");
+    for (i, f) in features.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let (props, top) = extras(i);
+        f.write_json(&mut out, &props, &top);
+    }
+    out.push_str("]}");
+    out
 }
 
 pub async fn item(
@@ -401,30 +514,59 @@ pub async fn item(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((id, fid)) = path?;
-    wants_json_only(&Params::parse(&raw, &["f"])?)?;
+    let params = Params::parse(&raw, &["f", "crs"])?;
+    wants_json_only(&params)?;
+    let crs = crs_param(&params, "crs")?;
     let layer = find_layer(&state.catalog(), &id)?;
-    let index = layer
-        .features
-        .iter()
-        .position(|f| f.id == fid)
-        .ok_or_else(|| {
-            let shown: String = fid.chars().take(64).collect();
-            ApiError::not_found(
-                "unknown_feature",
-                format!("no feature {shown:?} in {}", layer.id()),
-            )
-        })?;
+    queryable(&layer)?;
+    let feature = layer.item(&state.ctx(), &fid, crs).await?.ok_or_else(|| {
+        let shown: String = fid.chars().take(64).collect();
+        ApiError::not_found(
+            "unknown_feature",
+            format!("no feature {shown:?} in {}", layer.id()),
+        )
+    })?;
     let base = state.base_url(&headers);
-    let mut feature = feature_json(&layer, index, None, &[]);
     let enc = percent_encoding::utf8_percent_encode(&fid, percent_encoding::NON_ALPHANUMERIC);
-    feature["links"] = json!([
+    let links = json!([
         {"href": format!("{base}/collections/{}/items/{enc}", layer.id()), "rel": "self", "type": GEOJSON},
         {"href": format!("{base}/collections/{}", layer.id()), "rel": "collection", "type": "application/json"},
     ]);
-    Ok(typed_json(&feature, GEOJSON))
+    let mut body = String::new();
+    feature.write_json(&mut body, &[], &[("links", links)]);
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    Ok(with_content_crs(response, crs))
 }
 
 /// The current time, RFC 3339 in UTC to the second.
 fn timestamp() -> String {
     format!("{:.0}", jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxes() {
+        let [a, b] = parse_bbox("2.7,50.3,2.9,50.5", Crs::Crs84).unwrap();
+        assert_eq!(a, Some(Rect::new((2.7, 50.3), (2.9, 50.5))));
+        assert!(b.is_none());
+        let [a, b] = parse_bbox("170,-10,-170,10", Crs::Crs84).unwrap();
+        assert_eq!(a.unwrap().max().x, 180.0);
+        assert_eq!(b.unwrap().min().x, -180.0);
+        let [a, _] = parse_bbox("50.3,2.7,50.5,2.9", Crs::Epsg4326).unwrap();
+        assert_eq!(a, Some(Rect::new((2.7, 50.3), (2.9, 50.5))));
+        let [a, _] = parse_bbox("680000,7040000,700000,7050000", Crs::Epsg2154).unwrap();
+        let a = a.unwrap();
+        assert!(
+            a.min().x > 2.6 && a.max().x < 3.01 && a.min().y > 50.3 && a.max().y < 50.6,
+            "{a:?}"
+        );
+        assert!(parse_bbox("1,2,3", Crs::Crs84).is_err());
+        assert!(parse_bbox("0,10,1,5", Crs::Crs84).is_err());
+    }
 }

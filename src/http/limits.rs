@@ -1,24 +1,17 @@
-//! Request limits: URI length (414), bodies where none belong (413), a per-request timeout, a
-//! concurrency limit that sheds excess load with 503 and `Retry-After` instead of queueing,
-//! and a cap on the size of a response.
-
-use std::time::Duration;
+//! Request limits: URI length (414), bodies where none belong (413), and a cap on the size of
+//! a response. (Work is bounded by the CPU pool's queue, time by each request's deadline.)
 
 use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower::BoxError;
 
 use super::{ApiError, AppState};
 
 /// Longest request target (path and query) accepted, in bytes. (Beyond about 64 KiB the HTTP
 /// layer itself answers 414, without a body.)
 pub const MAX_URI_BYTES: usize = 32 * 1024;
-
-/// Seconds a shed client is asked to wait before trying again.
-pub const RETRY_AFTER_S: u64 = 1;
 
 /// Refuses over-long URIs (414), and reads that carry a body (413): no route takes one.
 pub async fn guard(request: Request, next: Next) -> Response {
@@ -57,31 +50,6 @@ pub async fn guard(request: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(request).await
-}
-
-/// Turns the errors of the timeout and load-shedding layers into JSON answers.
-pub async fn handle_error(error: BoxError, timeout: Duration) -> Response {
-    if error.is::<tower::load_shed::error::Overloaded>() {
-        let mut response = ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "overloaded",
-            description: "the server is at its concurrency limit; try again shortly".into(),
-        }
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, RETRY_AFTER_S.into());
-        return response;
-    }
-    if error.is::<tower::timeout::error::Elapsed>() {
-        return ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "timeout",
-            description: format!("the request took longer than {} s", timeout.as_secs_f64()),
-        }
-        .into_response();
-    }
-    ApiError::internal(error).into_response()
 }
 
 /// Refuses to send a response larger than the configured cap (`max_response_bytes`): the

@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -20,14 +20,14 @@ use super::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: &'static str,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,10 +50,16 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    /// Tiles answered from the cache.
-    pub tile_cache_hits: Counter,
-    /// Tiles rendered because the cache did not hold them.
-    pub tile_cache_misses: Counter,
+    tile_cache_hits: Counter,
+    tile_cache_misses: Counter,
+    tile_coalesced: Counter,
+    filter_cache_hits: Counter,
+    filter_cache_misses: Counter,
+    pool_completed: Counter,
+    pool_cancelled: Counter,
+    pool_refused: Counter,
+    pool_waiting: Gauge,
+    pool_running: Gauge,
     cache_bytes: Gauge,
     cache_entries: Gauge,
     data_version: Family<VersionLabels, Gauge>,
@@ -91,6 +97,50 @@ impl Default for Metrics {
             "Tiles rendered because the cache did not hold them",
             tile_cache_misses.clone(),
         );
+        let tile_coalesced = Counter::default();
+        registry.register(
+            "tile_renders_coalesced",
+            "Tile misses answered by a render another request had started (single flight)",
+            tile_coalesced.clone(),
+        );
+        let filter_cache_hits = Counter::default();
+        registry.register(
+            "filter_cache_hits",
+            "CQL2 filters found compiled",
+            filter_cache_hits.clone(),
+        );
+        let filter_cache_misses = Counter::default();
+        registry.register(
+            "filter_cache_misses",
+            "CQL2 filters compiled",
+            filter_cache_misses.clone(),
+        );
+        let pool_completed = Counter::default();
+        registry.register(
+            "cpu_jobs_completed",
+            "CPU jobs (renders, scans, compilations) finished",
+            pool_completed.clone(),
+        );
+        let pool_cancelled = Counter::default();
+        registry.register(
+            "cpu_jobs_cancelled",
+            "CPU jobs stopped because their request went away or timed out",
+            pool_cancelled.clone(),
+        );
+        let pool_refused = Counter::default();
+        registry.register(
+            "cpu_jobs_refused",
+            "CPU jobs refused with 503 because the queue was full",
+            pool_refused.clone(),
+        );
+        let pool_waiting = Gauge::default();
+        registry.register(
+            "cpu_jobs_waiting",
+            "CPU jobs waiting for a worker",
+            pool_waiting.clone(),
+        );
+        let pool_running = Gauge::default();
+        registry.register("cpu_jobs_running", "CPU jobs running", pool_running.clone());
         let cache_bytes = Gauge::default();
         registry.register(
             "tile_cache_bytes",
@@ -127,6 +177,14 @@ impl Default for Metrics {
             latency,
             tile_cache_hits,
             tile_cache_misses,
+            tile_coalesced,
+            filter_cache_hits,
+            filter_cache_misses,
+            pool_completed,
+            pool_cancelled,
+            pool_refused,
+            pool_waiting,
+            pool_running,
             cache_bytes,
             cache_entries,
             data_version,
@@ -139,19 +197,39 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one answered request.
-    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route,
+                method,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(seconds);
+    }
+
+    /// A tile answered from the cache.
+    pub fn tile_hit(&self) {
+        self.tile_cache_hits.inc();
+    }
+
+    /// A tile that was not in the cache; `coalesced` when another request's render answered it.
+    pub fn tile_miss(&self, coalesced: bool) {
+        self.tile_cache_misses.inc();
+        if coalesced {
+            self.tile_coalesced.inc();
+        }
+    }
+
+    /// A compiled filter looked up.
+    pub fn filter_cache(&self, hit: bool) {
+        if hit {
+            self.filter_cache_hits.inc();
+        } else {
+            self.filter_cache_misses.inc();
+        }
     }
 
     /// Records the outcome of a data load (`ok` or `error`).
@@ -165,7 +243,7 @@ impl Metrics {
     }
 
     /// Marks `version` as the data being served.
-    pub fn serving(&self, version: u64, features: usize) {
+    pub fn serving(&self, version: u64, features: u64) {
         let version = format!("{version:016x}");
         let mut current = self
             .current_version
@@ -189,28 +267,67 @@ impl Metrics {
     }
 }
 
-/// Route-level middleware: times each request and counts it by route template and status.
+/// Middleware around everything: times each request from the moment it is read to the
+/// moment its answer is ready, and counts it by route template and status. Labels are
+/// static strings: nothing is allocated per request.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = route_label(request.uri().path());
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let response = next.run(request).await;
     state.metrics().observe(
-        &route,
-        &method,
+        route,
+        method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
     response
 }
 
+/// The route template of a path, as a static label.
+#[must_use]
+pub fn route_label(path: &str) -> &'static str {
+    let segments = path.trim_start_matches('/').split('/').count();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match (first, segments) {
+        ("", _) => "/",
+        ("tiles", 4) => "/tiles/{z}/{x}/{y}",
+        ("tiles", 5) => "/tiles/{layers}/{z}/{x}/{y}",
+        ("tiles", 2) => "/tiles/{layers}.json",
+        ("tiles.json", 1) => "/tiles.json",
+        ("health", 1) => "/health",
+        ("metrics", 1) => "/metrics",
+        ("catalog", 1) => "/catalog",
+        ("embed", 1) => "/embed",
+        ("assets", _) => "/assets/{file}",
+        ("styles", 1) => "/styles",
+        ("styles", _) => "/styles/{name}",
+        ("fonts", _) => "/fonts/{fontstack}/{range}",
+        ("sprites", _) => "/sprites/{file}",
+        ("conformance", 1) => "/conformance",
+        ("api", 1) => "/api",
+        ("collections", 1) => "/collections",
+        ("collections", 2) => "/collections/{id}",
+        ("collections", 3) if path.ends_with("/queryables") => "/collections/{id}/queryables",
+        ("collections", 3) => "/collections/{id}/items",
+        ("collections", 4) => "/collections/{id}/items/{fid}",
+        ("query", 2) if path.ends_with("/at") => "/query/at",
+        ("query", 2) if path.ends_with("/within") => "/query/within",
+        ("query", 2) if path.ends_with("/nearest") => "/query/nearest",
+        ("query", 2) if path.ends_with("/near") => "/query/near",
+        _ => "unmatched",
+    }
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = state.metrics();
-    let (bytes, entries) = state.cache().usage();
+    let (bytes, entries) = state.tiles().usage();
     metrics
         .cache_bytes
         .set(i64::try_from(bytes).unwrap_or(i64::MAX));
@@ -219,6 +336,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .set(i64::try_from(entries).unwrap_or(i64::MAX));
     let catalog = state.catalog();
     metrics.serving(catalog.version(), catalog.feature_count());
+    let pool = state.pool().stats();
+    let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let sync = |counter: &Counter, total: u64| {
+        let now = counter.get();
+        if total > now {
+            counter.inc_by(total - now);
+        }
+    };
+    sync(&metrics.pool_completed, read(&pool.completed));
+    sync(&metrics.pool_cancelled, read(&pool.cancelled));
+    sync(&metrics.pool_refused, read(&pool.refused));
+    metrics
+        .pool_waiting
+        .set(pool.waiting.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    metrics
+        .pool_running
+        .set(pool.running.load(std::sync::atomic::Ordering::Relaxed) as i64);
     let mut text = String::new();
     if let Err(e) = encode(&mut text, &metrics.registry) {
         return super::ApiError::internal(e).into_response();

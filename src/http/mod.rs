@@ -1,5 +1,6 @@
-//! HTTP API (axum): routes, shared state (with atomic data reloads), and the middleware every
-//! request passes: limits, metrics, compression, CORS and request logs.
+//! HTTP API (axum): routes, shared state (with atomic data reloads), and what every request
+//! passes: the guard (URI and body limits), metrics, CORS; compression only on the routes
+//! whose answers are computed (tiles and static assets are stored compressed).
 
 mod catalog;
 pub mod error;
@@ -10,28 +11,32 @@ mod openapi;
 pub mod params;
 mod query;
 mod resources;
+pub mod server;
+pub mod tile_cache;
 mod tiles;
 
 pub use catalog::catalog_summary;
 pub use error::ApiError;
+pub use server::{serve, watch};
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::routing::get;
-use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
-use crate::layer::{Catalog, DataSource};
+use crate::cancel::Cancel;
+use crate::data::DataFolder;
+use crate::filter::{Filter, FilterError, FilterLang};
+use crate::pool::CpuPool;
 use crate::resources::glyphs::GlyphCache;
-use crate::tile::cache::TileCache;
+use crate::source::{Catalog, Ctx, LayerSource};
 use metrics::Metrics;
+use tile_cache::TileCache;
 
 /// How the server presents itself and protects itself; defaults suit a local server.
 #[derive(Debug, Clone)]
@@ -43,9 +48,12 @@ pub struct ServerOptions {
     pub cache_control: String,
     /// Whether to send open CORS headers (`Access-Control-Allow-Origin: *`).
     pub cors: bool,
-    /// Requests answered at once; more are refused with 503 and `Retry-After`.
-    pub max_concurrency: usize,
-    /// Longest time a request may take before a 503.
+    /// CPU jobs (renders, scans, filter compilations) that may wait for a worker; more are
+    /// refused with 503 and `Retry-After`.
+    pub max_queue: usize,
+    /// CPU workers (0: one per core).
+    pub workers: usize,
+    /// Longest time a request may work before it is stopped with a 503.
     pub request_timeout: Duration,
     /// After SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
@@ -59,7 +67,8 @@ impl Default for ServerOptions {
             public_url: None,
             cache_control: "public, max-age=3600".into(),
             cors: true,
-            max_concurrency: 1024,
+            max_queue: 1024,
+            workers: 0,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_response_bytes: 64 * 1024 * 1024,
@@ -74,13 +83,13 @@ pub struct LoadStatus {
     pub loaded_at: Option<SystemTime>,
     /// Loads that succeeded (the first included).
     pub loads: u64,
-    /// The last failed reload's message, cleared by the next success.
+    /// The last failed reload's message (for the log; `/health` shows only its kind).
     pub last_error: Option<String>,
     /// When the last reload failed.
     pub failed_at: Option<SystemTime>,
 }
 
-/// What every handler shares: the data, the tile cache and the options.
+/// What every handler shares: the data, the caches, the CPU pool and the options.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Shared>,
@@ -88,14 +97,33 @@ pub struct AppState {
 
 struct Shared {
     catalog: ArcSwap<Catalog>,
-    source: Option<DataSource>,
+    folder: Option<DataFolder>,
     status: Mutex<LoadStatus>,
     /// Serialises reloads: one at a time, so a slow old load cannot overwrite a newer one.
     reloading: tokio::sync::Mutex<()>,
-    cache: TileCache,
+    pool: CpuPool,
+    tiles: TileCache,
+    filters: moka::sync::Cache<FilterKey, Result<Arc<Filter>, FilterError>>,
     glyphs: Arc<GlyphCache>,
     metrics: Metrics,
     options: ServerOptions,
+    headers: Headers,
+}
+
+/// Header values built once.
+#[derive(Debug, Clone)]
+pub struct Headers {
+    /// `Cache-Control` of tiles and cacheable resources.
+    pub cache_control: HeaderValue,
+}
+
+/// What identifies a compiled filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FilterKey {
+    version: u64,
+    layer: Arc<str>,
+    lang: FilterLang,
+    text: Arc<str>,
 }
 
 impl AppState {
@@ -105,39 +133,51 @@ impl AppState {
         Self::build(catalog, None, cache_bytes, options)
     }
 
-    /// State serving `catalog`, loaded from `source`, which [`AppState::reload`] reads again.
+    /// State serving `catalog`, loaded from `folder`, which [`AppState::reload`] reads again.
     #[must_use]
-    pub fn with_source(
+    pub fn with_folder(
         catalog: Catalog,
-        source: DataSource,
+        folder: DataFolder,
         cache_bytes: u64,
         options: ServerOptions,
     ) -> Self {
-        Self::build(catalog, Some(source), cache_bytes, options)
+        Self::build(catalog, Some(folder), cache_bytes, options)
     }
 
     fn build(
         catalog: Catalog,
-        source: Option<DataSource>,
+        folder: Option<DataFolder>,
         cache_bytes: u64,
         options: ServerOptions,
     ) -> Self {
         let metrics = Metrics::default();
         metrics.serving(catalog.version(), catalog.feature_count());
         metrics.reloaded(true);
+        let pool = if options.workers == 0 {
+            let per_core = CpuPool::per_core();
+            CpuPool::new(per_core.workers(), options.max_queue)
+        } else {
+            CpuPool::new(options.workers, options.max_queue)
+        };
         Self {
             inner: Arc::new(Shared {
                 catalog: ArcSwap::from_pointee(catalog),
-                source,
+                folder,
                 status: Mutex::new(LoadStatus {
                     loaded_at: Some(SystemTime::now()),
                     loads: 1,
                     ..LoadStatus::default()
                 }),
                 reloading: tokio::sync::Mutex::new(()),
-                cache: TileCache::new(cache_bytes),
+                pool,
+                tiles: TileCache::new(cache_bytes),
+                filters: moka::sync::Cache::new(4096),
                 glyphs: Arc::default(),
                 metrics,
+                headers: Headers {
+                    cache_control: HeaderValue::from_str(&options.cache_control)
+                        .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
+                },
                 options,
             }),
         }
@@ -150,16 +190,22 @@ impl AppState {
         self.inner.catalog.load_full()
     }
 
-    /// Loads the data again, off to the side, and swaps it in only if every layer loads.
-    /// On failure the old data keeps serving and the error is kept for `/health`.
+    /// Loads the data again, off to the side, and swaps it in only if every layer loads; the
+    /// caches are then emptied. On failure the old data keeps serving and the error is kept
+    /// for `/health`.
     pub async fn reload(&self) -> Result<u64, String> {
-        let Some(source) = self.inner.source.clone() else {
-            return Err("this server has no data source to reload".into());
+        let Some(folder) = self.inner.folder.clone() else {
+            return Err("this server has no data folder to reload".into());
         };
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let loaded = tokio::task::spawn_blocking(move || source.load())
+        let loaded = tokio::task::spawn_blocking(move || Catalog::load(&folder))
             .await
             .map_err(|e| format!("the reload task failed: {e}"))?;
+        self.swap(loaded.map_err(|e| e.to_string()))
+    }
+
+    /// Serves `catalog` from now on (or records why a reload failed).
+    pub fn swap(&self, loaded: Result<Catalog, String>) -> Result<u64, String> {
         let mut status = self.inner.status.lock().unwrap_or_else(|e| e.into_inner());
         match loaded {
             Ok(catalog) => {
@@ -167,6 +213,8 @@ impl AppState {
                 self.inner.metrics.serving(version, catalog.feature_count());
                 self.inner.metrics.reloaded(true);
                 self.inner.catalog.store(Arc::new(catalog));
+                self.inner.tiles.clear();
+                self.inner.filters.invalidate_all();
                 status.loaded_at = Some(SystemTime::now());
                 status.loads += 1;
                 status.last_error = None;
@@ -176,18 +224,18 @@ impl AppState {
             }
             Err(e) => {
                 self.inner.metrics.reloaded(false);
-                status.last_error = Some(e.to_string());
+                status.last_error = Some(e.clone());
                 status.failed_at = Some(SystemTime::now());
                 tracing::error!(error = %e, "reload failed; the previous data keeps serving");
-                Err(e.to_string())
+                Err(e)
             }
         }
     }
 
     /// Where the data comes from, if it can be reloaded.
     #[must_use]
-    pub fn source(&self) -> Option<&DataSource> {
-        self.inner.source.as_ref()
+    pub fn folder(&self) -> Option<&DataFolder> {
+        self.inner.folder.as_ref()
     }
 
     /// The outcome of the last load.
@@ -202,8 +250,24 @@ impl AppState {
 
     /// The tile cache.
     #[must_use]
-    pub fn cache(&self) -> &TileCache {
-        &self.inner.cache
+    pub fn tiles(&self) -> &TileCache {
+        &self.inner.tiles
+    }
+
+    /// The CPU pool.
+    #[must_use]
+    pub fn pool(&self) -> &CpuPool {
+        &self.inner.pool
+    }
+
+    /// A context for one request's work: the pool, and a token that expires at the request
+    /// timeout.
+    #[must_use]
+    pub fn ctx(&self) -> Ctx {
+        Ctx {
+            pool: self.inner.pool.clone(),
+            cancel: Cancel::until(Instant::now() + self.inner.options.request_timeout),
+        }
     }
 
     /// Rendered glyph ranges.
@@ -218,10 +282,52 @@ impl AppState {
         &self.inner.metrics
     }
 
+    /// Header values built once.
+    #[must_use]
+    pub fn headers(&self) -> &Headers {
+        &self.inner.headers
+    }
+
     /// The options.
     #[must_use]
     pub fn options(&self) -> &ServerOptions {
         &self.inner.options
+    }
+
+    /// The compiled filter of `text` for `layer`, from the cache or compiled on the pool.
+    pub async fn filter(
+        &self,
+        catalog: &Catalog,
+        layer: &Arc<LayerSource>,
+        text: Option<&str>,
+        lang: Option<&str>,
+    ) -> Result<Option<Arc<Filter>>, ApiError> {
+        let lang = FilterLang::parse(lang).map_err(features::filter_error)?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let key = FilterKey {
+            version: catalog.version(),
+            layer: layer.id().into(),
+            lang,
+            text: text.into(),
+        };
+        if let Some(hit) = self.inner.filters.get(&key) {
+            self.inner.metrics.filter_cache(true);
+            return hit.map(Some).map_err(features::filter_error);
+        }
+        self.inner.metrics.filter_cache(false);
+        let (source, owned) = (Arc::clone(layer), key.text.clone());
+        let compiled = self
+            .inner
+            .pool
+            .run(self.ctx().cancel, move |_| {
+                Ok(Filter::new(&owned, lang, &source.schema).map(Arc::new))
+            })
+            .await
+            .map_err(crate::source::SourceError::from)?;
+        self.inner.filters.insert(key, compiled.clone());
+        compiled.map(Some).map_err(features::filter_error)
     }
 
     /// The base URL for links: the configured public URL, else `http://` + the `Host` header.
@@ -254,23 +360,11 @@ pub fn router(state: AppState) -> Router {
             .allow_headers(Any)
             .expose_headers([header::ETAG, header::CONTENT_ENCODING])
     });
-    let timeout = options.request_timeout;
-    let limits = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(move |e| {
-            limits::handle_error(e, timeout)
-        }))
-        .load_shed()
-        .concurrency_limit(options.max_concurrency.max(1))
-        .timeout(timeout);
-    Router::new()
+    // Computed JSON answers are compressed on the way out, at a fast brotli level.
+    let computed = Router::new()
         .route("/", get(resources::root))
-        .route("/embed", get(resources::embed))
-        .route("/assets/{file}", get(resources::asset))
-        .route("/assets/icons/{file}", get(resources::icon))
         .route("/styles", get(resources::style_list))
         .route("/styles/{file}", get(resources::style))
-        .route("/fonts/{fontstack}/{range}", get(resources::glyphs))
-        .route("/sprites/{file}", get(resources::sprite))
         .route("/conformance", get(features::conformance))
         .route("/api", get(openapi::api))
         .route("/collections", get(features::collections))
@@ -287,24 +381,34 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog", get(catalog::catalog))
         .route("/tiles.json", get(tiles::tilejson_all))
         .route("/tiles/{layers}", get(tiles::tilejson_layers))
-        .route("/tiles/{z}/{x}/{y}", get(tiles::tile_all))
-        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile_layers))
+        // The cap looks at the body before it is compressed.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::cap_response,
         ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(4))
+                .no_deflate()
+                .no_zstd(),
+        );
+    // Tiles and static resources carry their own stored encodings.
+    let stored = Router::new()
+        .route("/tiles/{z}/{x}/{y}", get(tiles::tile_all))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile_layers))
+        .route("/embed", get(resources::embed))
+        .route("/assets/{file}", get(resources::asset))
+        .route("/assets/icons/{file}", get(resources::icon))
+        .route("/fonts/{fontstack}/{range}", get(resources::glyphs))
+        .route("/sprites/{file}", get(resources::sprite));
+    computed
+        .merge(stored)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(state)
-        .layer(CompressionLayer::new())
+        .with_state(state.clone())
         .layer(tower::util::option_layer(cors))
-        .layer(limits)
         .layer(axum::middleware::from_fn(limits::guard))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state, metrics::track))
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks) or is `*`.

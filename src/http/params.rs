@@ -29,10 +29,15 @@ fn decode(part: &str) -> Result<String, ApiError> {
 impl Params {
     /// Parses a raw query string and refuses names outside `known`.
     pub fn parse(raw: &RawQuery, known: &[&str]) -> Result<Self, ApiError> {
+        match raw.0.as_deref() {
+            None => Ok(Self::default()),
+            Some(query) => Self::parse_str(query, known),
+        }
+    }
+
+    /// Parses a query string (without `?`) and refuses names outside `known`.
+    pub fn parse_str(query: &str, known: &[&str]) -> Result<Self, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        let Some(query) = raw.0.as_deref() else {
-            return Ok(Self { pairs });
-        };
         if query.len() > MAX_QUERY_BYTES {
             return Err(bad(format!(
                 "the query string is longer than {MAX_QUERY_BYTES} bytes"

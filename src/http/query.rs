@@ -1,70 +1,85 @@
 //! Territorial queries over HTTP: `/query/at`, `/query/within`, `/query/nearest`, `/query/near`.
-//! Answers are GeoJSON FeatureCollections; distances are ground metres on WGS84.
+//! Answers are GeoJSON FeatureCollections; distances are ground metres on WGS84. `crs` picks
+//! the CRS of the geometry returned (lon/lat parameters stay WGS84).
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::features::{GEOJSON, MAX_LIMIT, feature_json, find_layer, layer_filter, typed_json};
+use super::features::{GEOJSON, MAX_LIMIT, crs_param, feature_collection, find_layer};
 use super::params::{Params, lon_lat};
 use super::{ApiError, AppState};
-use crate::layer::Layer;
-use crate::query::{self, Hit, MAX_DISTANCE_M, MAX_K};
+use crate::crs::Crs;
+use crate::query::{MAX_DISTANCE_M, MAX_K};
+use crate::source::{Found, LayerSource, near as near_query};
 
 /// Metres rounded to the centimetre for output.
 fn metres(d: f64) -> Value {
     json!((d * 100.0).round() / 100.0)
 }
 
-fn collection(features: Vec<Value>) -> Response {
-    typed_json(
-        &json!({
-            "type": "FeatureCollection",
-            "numberReturned": features.len(),
-            "features": features,
-        }),
-        GEOJSON,
-    )
+/// The found features as a FeatureCollection, each with its layer, and its distance (and
+/// nearest target) when the query measured one.
+fn collection(found: &[(Arc<str>, Found)], target_layer: Option<&str>, crs: Crs) -> Response {
+    let features: Vec<_> = found.iter().map(|(_, f)| f.feature.clone()).collect();
+    let head = json!({
+        "type": "FeatureCollection",
+        "numberReturned": found.len(),
+    });
+    let body = feature_collection(head, &features, |i| {
+        let (layer, f) = &found[i];
+        let mut props: Vec<(&str, Value)> = Vec::new();
+        if let Some(d) = f.distance_m {
+            props.push(("distance_m", metres(d)));
+        }
+        if let Some((id, name)) = &f.target {
+            props.push(("target_layer", json!(target_layer)));
+            props.push(("target_id", json!(id)));
+            props.push(("target_name", name.clone()));
+        }
+        (props, vec![("layer", json!(&**layer))])
+    });
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        h.insert("content-crs", v);
+    }
+    response
 }
 
-/// The hits as a FeatureCollection, each feature with its layer and `distance_m`.
-fn with_distances(layer: &Layer, hits: &[Hit]) -> Response {
-    collection(
-        hits.iter()
-            .map(|h| {
-                let extra = [("distance_m", metres(h.distance_m))];
-                tagged(feature_json(layer, h.index, None, &extra), layer)
-            })
-            .collect(),
-    )
-}
-
-fn tagged(mut feature: Value, layer: &Layer) -> Value {
-    feature["layer"] = json!(layer.id());
-    feature
+fn tagged(layer: &LayerSource, found: Vec<Found>) -> Vec<(Arc<str>, Found)> {
+    let id: Arc<str> = layer.id().into();
+    found.into_iter().map(|f| (Arc::clone(&id), f)).collect()
 }
 
 /// `GET /query/at?lon&lat[&layers]`: features whose geometry contains the point.
 pub async fn at(State(state): State<AppState>, raw: RawQuery) -> Result<Response, ApiError> {
-    let p = Params::parse(&raw, &["lon", "lat", "layers"])?;
+    let p = Params::parse(&raw, &["lon", "lat", "layers", "crs"])?;
     let (lon, lat) = lon_lat(&p)?;
+    let crs = crs_param(&p, "crs")?;
     let catalog = state.catalog();
-    let layers: Vec<Arc<Layer>> = match p.get("layers") {
-        None => catalog.layers().to_vec(),
+    let layers: Vec<Arc<LayerSource>> = match p.get("layers") {
+        None => catalog
+            .layers()
+            .iter()
+            .filter(|l| l.info.queryable)
+            .cloned()
+            .collect(),
         Some(list) => list
             .split(',')
             .map(|id| find_layer(&catalog, id))
             .collect::<Result<_, _>>()?,
     };
-    let mut features = Vec::new();
+    let ctx = state.ctx();
+    let mut found = Vec::new();
     for layer in &layers {
-        for i in query::at(layer, lon, lat, None) {
-            features.push(tagged(feature_json(layer, i, None, &[]), layer));
-        }
+        found.extend(tagged(layer, layer.at(&ctx, lon, lat, crs).await?));
     }
-    Ok(collection(features))
+    Ok(collection(&found, None, crs))
 }
 
 /// `GET /query/within?layer&lon&lat&radius_m[&filter&limit]`: nearest first, with `distance_m`.
@@ -79,15 +94,22 @@ pub async fn within(State(state): State<AppState>, raw: RawQuery) -> Result<Resp
             "filter",
             "filter-lang",
             "limit",
+            "crs",
         ],
     )?;
-    let layer = find_layer(&state.catalog(), p.required("layer")?)?;
+    let catalog = state.catalog();
+    let layer = find_layer(&catalog, p.required("layer")?)?;
     let (lon, lat) = lon_lat(&p)?;
     let radius_m = p.required_number("radius_m", 0.0..=MAX_DISTANCE_M)?;
     let limit = p.integer("limit", 1..=MAX_LIMIT)?.unwrap_or(MAX_LIMIT);
-    let filter = layer_filter(p.get("filter"), p.get("filter-lang"), &layer)?;
-    let hits = query::within(&layer, lon, lat, radius_m, filter.as_ref(), limit);
-    Ok(with_distances(&layer, &hits))
+    let crs = crs_param(&p, "crs")?;
+    let filter = state
+        .filter(&catalog, &layer, p.get("filter"), p.get("filter-lang"))
+        .await?;
+    let found = layer
+        .within(&state.ctx(), lon, lat, radius_m, filter, limit, crs)
+        .await?;
+    Ok(collection(&tagged(&layer, found), None, crs))
 }
 
 /// `GET /query/nearest?layer&lon&lat&k[&filter&max_distance_m]`: the k nearest, with `distance_m`.
@@ -102,17 +124,24 @@ pub async fn nearest(State(state): State<AppState>, raw: RawQuery) -> Result<Res
             "filter",
             "filter-lang",
             "max_distance_m",
+            "crs",
         ],
     )?;
-    let layer = find_layer(&state.catalog(), p.required("layer")?)?;
+    let catalog = state.catalog();
+    let layer = find_layer(&catalog, p.required("layer")?)?;
     let (lon, lat) = lon_lat(&p)?;
     let k = p.integer("k", 1..=MAX_K)?.unwrap_or(1);
     let max = p
         .number("max_distance_m", 0.0..=f64::MAX)?
         .unwrap_or(f64::INFINITY);
-    let filter = layer_filter(p.get("filter"), p.get("filter-lang"), &layer)?;
-    let hits = query::nearest(&layer, lon, lat, k, filter.as_ref(), max);
-    Ok(with_distances(&layer, &hits))
+    let crs = crs_param(&p, "crs")?;
+    let filter = state
+        .filter(&catalog, &layer, p.get("filter"), p.get("filter-lang"))
+        .await?;
+    let found = layer
+        .nearest(&state.ctx(), lon, lat, k, filter, max, crs)
+        .await?;
+    Ok(collection(&tagged(&layer, found), None, crs))
 }
 
 /// `GET /query/near?layer&target&distance_m[&filter&target_filter]`: features of `layer`
@@ -128,6 +157,7 @@ pub async fn near(State(state): State<AppState>, raw: RawQuery) -> Result<Respon
             "target_filter",
             "filter-lang",
             "limit",
+            "crs",
         ],
     )?;
     let catalog = state.catalog();
@@ -135,32 +165,28 @@ pub async fn near(State(state): State<AppState>, raw: RawQuery) -> Result<Respon
     let target = find_layer(&catalog, p.required("target")?)?;
     let distance_m = p.required_number("distance_m", 0.0..=MAX_DISTANCE_M)?;
     let limit = p.integer("limit", 1..=MAX_LIMIT)?.unwrap_or(MAX_LIMIT);
-    let filter = layer_filter(p.get("filter"), p.get("filter-lang"), &layer)?;
-    let target_filter = layer_filter(p.get("target_filter"), p.get("filter-lang"), &target)?;
-    let hits = query::near(
+    let crs = crs_param(&p, "crs")?;
+    let filter = state
+        .filter(&catalog, &layer, p.get("filter"), p.get("filter-lang"))
+        .await?;
+    let target_filter = state
+        .filter(
+            &catalog,
+            &target,
+            p.get("target_filter"),
+            p.get("filter-lang"),
+        )
+        .await?;
+    let found = near_query(
+        &state.ctx(),
         &layer,
-        filter.as_ref(),
+        filter,
         &target,
-        target_filter.as_ref(),
+        target_filter,
         distance_m,
-    );
-    let label = target.config.label.as_deref().unwrap_or("name");
-    Ok(collection(
-        hits.iter()
-            .take(limit)
-            .map(|h| {
-                let t = &target.features[h.target];
-                let extra = [
-                    ("distance_m", metres(h.distance_m)),
-                    ("target_layer", json!(target.id())),
-                    ("target_id", json!(t.id)),
-                    (
-                        "target_name",
-                        t.properties.get(label).cloned().unwrap_or(Value::Null),
-                    ),
-                ];
-                tagged(feature_json(&layer, h.index, None, &extra), &layer)
-            })
-            .collect(),
-    ))
+        limit,
+        crs,
+    )
+    .await?;
+    Ok(collection(&tagged(&layer, found), Some(target.id()), crs))
 }

@@ -83,7 +83,7 @@ pub async fn root(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if wants_json(&raw, &headers) {
-        return landing(State(state), raw, headers).await;
+        return landing(state, raw, headers).await;
     }
     Ok(html(map_page(), &headers))
 }
@@ -180,9 +180,17 @@ pub async fn glyphs(
         ));
     }
     let glyphs = state.glyphs();
-    let rendered = tokio::task::spawn_blocking(move || glyphs.get(&fontstack, start))
+    // Rendering a range takes FreeType milliseconds: CPU work for the pool. A render that ends
+    // past the request's deadline is answered 503 like any other late work.
+    let rendered = state
+        .pool()
+        .run(state.ctx().cancel, move |cancel| {
+            let r = glyphs.get(&fontstack, start);
+            cancel.check()?;
+            Ok(r)
+        })
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::source::SourceError::from)?;
     let bytes = match rendered {
         Ok(b) => b,
         Err(e @ GlyphError::UnknownFont(_)) => {
@@ -224,9 +232,11 @@ pub async fn sprite(
             ),
         ));
     }
-    let sheet = tokio::task::spawn_blocking(move || sprites::sheet(retina).cloned())
+    let sheet = state
+        .pool()
+        .run(state.ctx().cancel, move |_| Ok(sprites::sheet(retina).cloned()))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(crate::source::SourceError::from)?
         .map_err(ApiError::internal)?;
     let cache_control = state.options().cache_control.clone();
     Ok(if ext == "png" {

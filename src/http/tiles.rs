@@ -1,55 +1,80 @@
 //! Tile routes: `GET /tiles/{z}/{x}/{y}.mvt`, `GET /tiles/{layers}/{z}/{x}/{y}.mvt`, and TileJSON.
+//!
+//! A request is looked up in the tile cache before anything else is done with it (layers are
+//! resolved and filters compiled only on a miss), and concurrent misses of one tile render it
+//! once.
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::features::layer_filter;
 use super::params::Params;
-use super::{ApiError, AppState, header_value, if_none_match};
-use crate::layer::{Catalog, Layer, union_bounds};
+use super::tile_cache::{CachedTile, Encoding, tile_key};
+use super::{ApiError, AppState, if_none_match};
+use crate::data::union_bounds;
+use crate::export::attribution;
 use crate::mercator::TileCoord;
-use crate::query::filter::Filter;
-use crate::tile::cache::{CachedTile, Encoding, TileKey};
-use crate::tile::{LayerRequest, render};
+use crate::source::{Catalog, LayerSource, TileRequest};
 
 /// The MVT media type.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
+/// Brotli quality of tiles compressed on the fly (fast; 11 would take 100× longer).
+pub const TILE_BROTLI_QUALITY: u32 = 4;
+
+/// Tiles at least this large are compressed on the CPU pool rather than inline.
+const COMPRESS_ON_POOL_BYTES: usize = 16 * 1024;
+
+/// `GET /tiles/{z}/{x}/{y}.mvt`.
 pub async fn tile_all(
     State(state): State<AppState>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    raw: RawQuery,
+    uri: Uri,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path((z, x, y)) = path?;
-    serve_tile(&state, None, [&z, &x, &y], &raw, &headers)
+    let (layers, coord) = tile_path(uri.path())?;
+    serve_tile(&state, layers, coord, query.as_deref(), &headers).await
 }
 
+/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`.
 pub async fn tile_layers(
     State(state): State<AppState>,
-    path: Result<Path<(String, String, String, String)>, PathRejection>,
-    raw: RawQuery,
+    uri: Uri,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path((layers, z, x, y)) = path?;
-    serve_tile(&state, Some(&layers), [&z, &x, &y], &raw, &headers)
+    let (layers, coord) = tile_path(uri.path())?;
+    serve_tile(&state, layers, coord, query.as_deref(), &headers).await
+}
+
+/// Splits `/tiles[/{layers}]/{z}/{x}/{y}.mvt`.
+fn tile_path(path: &str) -> Result<(Option<&str>, TileCoord), ApiError> {
+    let rest = path.strip_prefix("/tiles/").unwrap_or(path);
+    let mut parts = rest.rsplitn(4, '/');
+    let (y, x, z) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let layers = parts.next();
+    let coord = TileCoord::parse(z, x, y, "mvt")
+        .map_err(|e| ApiError::bad_request("invalid_tile", e.to_string()))?;
+    Ok((layers, coord))
 }
 
 /// Resolves a comma list of layer ids (all layers for `None`), in the order given.
-fn resolve_layers<'a>(
-    catalog: &'a Catalog,
+pub fn resolve_layers(
+    catalog: &Catalog,
     list: Option<&str>,
-) -> Result<Vec<&'a Arc<Layer>>, ApiError> {
+) -> Result<Vec<Arc<LayerSource>>, ApiError> {
     let Some(list) = list else {
-        return Ok(catalog.layers().iter().collect());
+        return Ok(catalog.layers().to_vec());
     };
-    let mut out: Vec<&Arc<Layer>> = Vec::new();
+    let mut out: Vec<Arc<LayerSource>> = Vec::new();
     for id in list.split(',') {
         if id.is_empty() {
             return Err(ApiError::bad_request(
@@ -62,103 +87,110 @@ fn resolve_layers<'a>(
             ApiError::not_found("unknown_layer", format!("no layer {shown:?}; see /catalog"))
         })?;
         if !out.iter().any(|l| Arc::ptr_eq(l, layer)) {
-            out.push(layer);
+            out.push(Arc::clone(layer));
         }
     }
     Ok(out)
 }
 
-fn serve_tile(
+async fn serve_tile(
     state: &AppState,
-    layers: Option<&str>,
-    [z, x, y]: [&str; 3],
-    raw: &RawQuery,
+    layer_list: Option<&str>,
+    coord: TileCoord,
+    query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let coord = TileCoord::parse(z, x, y, "mvt")
-        .map_err(|e| ApiError::bad_request("invalid_tile", e.to_string()))?;
-    let params = Params::parse(raw, &["filter", "filter-lang"])?;
-    let catalog = state.catalog();
-    let layers = resolve_layers(&catalog, layers)?;
+    let params = match query {
+        Some(q) if !q.is_empty() => Params::parse_str(q, &["filter", "filter-lang"])?,
+        _ => Params::default(),
+    };
     let filter_text = params.get("filter");
     let filter_lang = params.get("filter-lang");
-    // One compiled filter per layer: each layer has its own queryables.
-    let filters: Vec<Option<Filter>> = layers
-        .iter()
-        .map(|l| layer_filter(filter_text, filter_lang, l))
-        .collect::<Result<_, _>>()?;
-    let filter_key: Option<Arc<str>> =
-        filter_text.map(|f| format!("{}:{f}", filter_lang.unwrap_or("cql2-text")).into());
-    let layer_key: String = layers.iter().map(|l| l.id()).collect::<Vec<_>>().join(",");
-    let encoding = negotiate(headers);
-    let key = |encoding| TileKey {
-        version: catalog.version(),
-        layers: layer_key.as_str().into(),
-        filter: filter_key.clone(),
-        coord,
-        encoding,
-    };
-
-    let cache = state.cache();
-    let tile = match cache.get(&key(encoding)) {
-        Some(hit) => {
-            state.metrics().tile_cache_hits.inc();
-            hit
-        }
-        None => {
-            if cache.is_enabled() {
-                state.metrics().tile_cache_misses.inc();
-            }
-            let raw = match cache.get(&key(Encoding::Identity)) {
-                Some(hit) => hit,
-                None => {
-                    let requests: Vec<LayerRequest<'_>> = layers
-                        .iter()
-                        .zip(&filters)
-                        .map(|(layer, filter)| LayerRequest {
-                            layer,
-                            filter: filter.as_ref(),
-                        })
-                        .collect();
-                    let bytes = render(&requests, coord)
-                        .map_err(ApiError::internal)?
-                        .unwrap_or_default();
-                    let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
-                    let raw = CachedTile {
-                        body: bytes.into(),
-                        etag: etag.into(),
-                    };
-                    cache.insert(key(Encoding::Identity), raw.clone());
-                    raw
+    let catalog = state.catalog();
+    let encoding = Encoding::negotiate(
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let filter_key = filter_text.map(|t| (filter_lang.unwrap_or("cql2-text"), t));
+    let layers_key = layer_list.unwrap_or("");
+    let key = tile_key(catalog.version(), layers_key, filter_key, coord, encoding);
+    if let Some(hit) = state.tiles().get(key) {
+        state.metrics().tile_hit();
+        return Ok(respond(state, &hit, encoding, headers));
+    }
+    let layers = resolve_layers(&catalog, layer_list)?;
+    let (tile, coalesced) = state
+        .tiles()
+        .get_or_make(key, || async {
+            let raw_key = tile_key(
+                catalog.version(),
+                layers_key,
+                filter_key,
+                coord,
+                Encoding::Identity,
+            );
+            let render = || async {
+                let mut requests = Vec::with_capacity(layers.len());
+                for layer in &layers {
+                    let filter = state
+                        .filter(&catalog, layer, filter_text, filter_lang)
+                        .await?;
+                    requests.push(TileRequest {
+                        layer: Arc::clone(layer),
+                        filter,
+                    });
                 }
+                let bytes = catalog.tile(&state.ctx(), &requests, coord).await?;
+                let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
+                Ok::<_, ApiError>(CachedTile {
+                    body: bytes.into(),
+                    etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+                })
             };
-            if encoding == Encoding::Identity || raw.body.is_empty() {
-                raw
+            let raw = if encoding == Encoding::Identity {
+                return render().await;
             } else {
-                let etag = format!(
-                    "{}-{}\"",
-                    raw.etag.trim_end_matches('"'),
-                    encoding.header().unwrap_or_default()
-                );
-                let compressed = CachedTile {
-                    body: encoding.compress(&raw.body),
-                    etag: etag.into(),
-                };
-                cache.insert(key(encoding), compressed.clone());
-                compressed
+                state.tiles().get_or_make(raw_key, render).await?.0
+            };
+            if raw.body.is_empty() {
+                return Ok(raw);
             }
-        }
-    };
-    Ok(respond(state, tile, encoding, headers))
+            let body = if raw.body.len() >= COMPRESS_ON_POOL_BYTES {
+                let bytes = raw.body.clone();
+                state
+                    .pool()
+                    .run(state.ctx().cancel, move |_| {
+                        Ok(encoding.compress(&bytes, TILE_BROTLI_QUALITY))
+                    })
+                    .await
+                    .map_err(crate::source::SourceError::from)?
+            } else {
+                encoding.compress(&raw.body, TILE_BROTLI_QUALITY)
+            };
+            let tag = raw.etag.to_str().unwrap_or("\"\"").trim_end_matches('"');
+            let etag = format!("{tag}-{}\"", encoding.token().unwrap_or_default());
+            Ok(CachedTile {
+                body,
+                etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+            })
+        })
+        .await?;
+    state.metrics().tile_miss(coalesced);
+    Ok(respond(state, &tile, encoding, headers))
 }
 
 fn respond(
     state: &AppState,
-    tile: CachedTile,
+    tile: &CachedTile,
     encoding: Encoding,
     headers: &HeaderMap,
 ) -> Response {
-    let not_modified = if_none_match(headers, &tile.etag);
+    let not_modified = tile
+        .etag
+        .to_str()
+        .is_ok_and(|etag| if_none_match(headers, etag));
     let status = if not_modified {
         StatusCode::NOT_MODIFIED
     } else if tile.body.is_empty() {
@@ -167,71 +199,49 @@ fn respond(
         StatusCode::OK
     };
     let mut response = if status == StatusCode::OK {
-        tile.body.clone().into_response()
+        Response::new(Body::from(tile.body.clone()))
     } else {
         status.into_response()
     };
     *response.status_mut() = status;
     let h = response.headers_mut();
-    h.insert(header::ETAG, header_value(&tile.etag));
-    h.insert(
-        header::CACHE_CONTROL,
-        header_value(&state.options().cache_control),
-    );
-    h.insert(header::VARY, header_value("accept-encoding"));
+    h.insert(header::ETAG, tile.etag.clone());
+    h.insert(header::CACHE_CONTROL, state.headers().cache_control.clone());
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if status == StatusCode::OK {
-        h.insert(header::CONTENT_TYPE, header_value(MVT_CONTENT_TYPE));
-        if let Some(token) = encoding.header().filter(|_| !tile.body.is_empty()) {
-            h.insert(header::CONTENT_ENCODING, header_value(token));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(MVT_CONTENT_TYPE),
+        );
+        if let Some(token) = encoding.token() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
         }
     }
     response
 }
 
-/// Picks the response encoding from `Accept-Encoding`: br, then gzip, then identity.
-fn negotiate(headers: &HeaderMap) -> Encoding {
-    let mut best = Encoding::Identity;
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let token = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            if refused {
-                continue;
-            }
-            match token.as_str() {
-                "br" => best = Encoding::Brotli,
-                "gzip" if best == Encoding::Identity => best = Encoding::Gzip,
-                _ => {}
-            }
-        }
-    }
-    best
-}
-
+/// `GET /tiles.json`.
 pub async fn tilejson_all(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     tilejson(&state, None, &headers)
 }
 
+/// `GET /tiles/{layers}.json`.
 pub async fn tilejson_layers(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let Path(segment) = path?;
+) -> Result<Response, ApiError> {
+    let segment = uri.path().strip_prefix("/tiles/").unwrap_or_default();
     let list = segment.strip_suffix(".json").ok_or_else(|| {
         ApiError::not_found("not_found", "TileJSON lives at /tiles/{layers}.json")
     })?;
-    tilejson(&state, Some(list), &headers)
+    let list = percent_encoding::percent_decode_str(list)
+        .decode_utf8()
+        .map_err(|_| ApiError::bad_request("invalid_layers", "layer ids are UTF-8"))?;
+    tilejson(&state, Some(&list), &headers)
 }
 
 /// TileJSON 3.0.0 for a set of layers.
@@ -239,7 +249,7 @@ fn tilejson(
     state: &AppState,
     list: Option<&str>,
     headers: &HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let catalog = state.catalog();
     let layers = resolve_layers(&catalog, list)?;
     let base = state.base_url(headers);
@@ -250,9 +260,17 @@ fn tilejson(
             format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", ids.join(","))
         }
     };
-    let minzoom = layers.iter().map(|l| l.config.minzoom).min().unwrap_or(0);
-    let maxzoom = layers.iter().map(|l| l.config.maxzoom).max().unwrap_or(0);
-    let bounds = union_bounds(layers.iter().filter_map(|l| l.bounds)).unwrap_or([
+    let minzoom = layers
+        .iter()
+        .map(|l| l.info.config.minzoom)
+        .min()
+        .unwrap_or(0);
+    let maxzoom = layers
+        .iter()
+        .map(|l| l.info.config.maxzoom)
+        .max()
+        .unwrap_or(0);
+    let bounds = union_bounds(layers.iter().filter_map(|l| l.info.bounds)).unwrap_or([
         -180.0,
         -85.051_129,
         180.0,
@@ -264,55 +282,16 @@ fn tilejson(
         (bounds[1] + bounds[3]) / 2.0,
         f64::from(center_zoom),
     ];
-    let mut attributions: Vec<&str> = Vec::new();
-    for l in &layers {
-        let a = l.config.attribution.as_str();
-        if !a.is_empty() && !attributions.contains(&a) {
-            attributions.push(a);
-        }
-    }
-    let mut vector_layers: Vec<Value> = Vec::new();
-    for l in &layers {
-        let mut fields = serde_json::Map::new();
-        let mut label_fields = serde_json::Map::new();
-        if !l.ids_are_numeric && !l.fields.contains_key("id") {
-            fields.insert("id".into(), json!("String"));
-            label_fields.insert("id".into(), json!("String"));
-        }
-        for (k, t) in l.tile_fields() {
-            fields.insert(k.clone(), json!(t.tilejson_name()));
-        }
-        if let Some(label) = &l.config.label
-            && let Some(t) = l.fields.get(label)
-        {
-            label_fields.insert(label.clone(), json!(t.tilejson_name()));
-        }
-        vector_layers.push(json!({
-            "id": l.id(),
-            "description": l.config.description,
-            "minzoom": l.config.minzoom,
-            "maxzoom": l.config.maxzoom,
-            "fields": fields,
-        }));
-        if l.label_points.is_some() {
-            vector_layers.push(json!({
-                "id": l.label_layer_name(),
-                "description": format!("One label point inside each feature of {}", l.id()),
-                "minzoom": l.config.minzoom,
-                "maxzoom": l.config.maxzoom,
-                "fields": label_fields,
-            }));
-        }
-    }
+    let vector_layers: Vec<Value> = layers.iter().flat_map(|l| l.info.vector_layers()).collect();
     let name = match list {
         None => "Terril".to_owned(),
         Some(_) => layers
             .iter()
-            .map(|l| l.config.title.as_str())
+            .map(|l| l.info.config.title.as_str())
             .collect::<Vec<_>>()
             .join(", "),
     };
-    Ok(Json(json!({
+    let doc = json!({
         "tilejson": "3.0.0",
         "name": name,
         "version": "1.0.0",
@@ -322,53 +301,41 @@ fn tilejson(
         "maxzoom": maxzoom,
         "bounds": bounds,
         "center": center,
-        "attribution": attributions.join(" — "),
+        "attribution": attribution(layers.iter().map(|l| l.info.config.attribution.as_str())),
         "vector_layers": vector_layers,
-    })))
+    });
+    Ok(super::resources::cached(
+        serde_json::to_vec(&doc).map_err(ApiError::internal)?,
+        "application/json",
+        "no-cache",
+        headers,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn with(name: header::HeaderName, value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(name, HeaderValue::from_str(value).unwrap());
-        h
-    }
 
     #[test]
-    fn negotiation_honours_q_zero() {
-        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
-        assert_eq!(
-            negotiate(&with(header::ACCEPT_ENCODING, "gzip, deflate, br")),
-            Encoding::Brotli
-        );
-        assert_eq!(
-            negotiate(&with(header::ACCEPT_ENCODING, "gzip, br;q=0")),
-            Encoding::Gzip
-        );
-        assert_eq!(
-            negotiate(&with(header::ACCEPT_ENCODING, "identity")),
-            Encoding::Identity
-        );
+    fn tile_paths() {
+        let (l, c) = tile_path("/tiles/10/520/345.mvt").unwrap();
+        assert_eq!((l, c.z, c.x, c.y), (None, 10, 520, 345));
+        let (l, c) = tile_path("/tiles/communes,tourism/10/520/345.mvt").unwrap();
+        assert_eq!((l, c.z), (Some("communes,tourism"), 10));
+        assert!(tile_path("/tiles/10/520/345.png").is_err());
+        assert!(tile_path("/tiles/10/5200/345.mvt").is_err());
     }
 
     #[test]
     fn etag_matching() {
-        assert!(if_none_match(
-            &with(header::IF_NONE_MATCH, "\"a\", \"b\""),
-            "\"b\""
-        ));
-        assert!(if_none_match(
-            &with(header::IF_NONE_MATCH, "W/\"b\""),
-            "\"b\""
-        ));
-        assert!(if_none_match(&with(header::IF_NONE_MATCH, "*"), "\"b\""));
-        assert!(!if_none_match(
-            &with(header::IF_NONE_MATCH, "\"c\""),
-            "\"b\""
-        ));
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(if_none_match(&with("\"a\", \"b\""), "\"b\""));
+        assert!(if_none_match(&with("W/\"b\""), "\"b\""));
+        assert!(if_none_match(&with("*"), "\"b\""));
+        assert!(!if_none_match(&with("\"c\""), "\"b\""));
     }
 }

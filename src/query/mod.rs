@@ -1,26 +1,38 @@
-//! Spatial queries in ground metres: which features contain a point, lie within a radius,
-//! are nearest, or lie near the features of another layer.
+//! Spatial queries over in-memory layers, in ground metres: which features contain a point,
+//! lie within a radius, are nearest, or lie near the features of another layer.
 //!
 //! The R-tree (EPSG:3857 envelopes) proposes candidates; exact geometry and
-//! [`distance::distance_m`] (WGS84 geodesic metres) decide.
-
-pub mod distance;
-pub mod filter;
+//! [`distance_m`] (WGS84 geodesic metres) decide. Every loop looks at its
+//! [`Cancel`] token, so that an abandoned request stops its work.
 
 use std::collections::BinaryHeap;
 
-use geo::{Geometry, Intersects, Point, Rect};
+use geo::{BoundingRect, Geometry, Intersects, Point, Rect};
 
-use crate::layer::{Feature, Layer};
+use crate::cancel::{Cancel, Cancelled};
+use crate::data::Layer;
+use crate::filter::Evaluator;
+use crate::geodesy::{distance_m, mercator_to_ground_lower_bound, search_box};
+use crate::index::{SpatialIndex, mercator_envelope};
 use crate::mercator::lonlat_to_mercator;
-use distance::{distance_m, mercator_to_ground_lower_bound, search_box};
-use filter::Filter;
 
 /// Largest radius or distance a query may ask for, in metres.
 pub const MAX_DISTANCE_M: f64 = 100_000.0;
 
 /// Most neighbours a nearest query may ask for.
 pub const MAX_K: usize = 1000;
+
+/// Features between two looks at the cancellation token.
+const CANCEL_EVERY: usize = 64;
+
+/// An in-memory layer with its index.
+#[derive(Clone, Copy)]
+pub struct Indexed<'a> {
+    /// The features.
+    pub layer: &'a Layer,
+    /// Their R-tree.
+    pub index: &'a SpatialIndex,
+}
 
 /// A feature found by a query, with its ground distance when the query measures one.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,74 +43,93 @@ pub struct Hit {
     pub distance_m: f64,
 }
 
-fn passes(filter: Option<&Filter>, feature: &Feature) -> bool {
-    filter.is_none_or(|f| f.matches(feature))
+fn passes(filter: Option<&Evaluator<'_>>, f: &crate::data::Feature) -> bool {
+    filter.is_none_or(|e| e.matches(f))
+}
+
+fn tick(n: usize, cancel: &Cancel) -> Result<(), Cancelled> {
+    if n.is_multiple_of(CANCEL_EVERY) {
+        cancel.check()
+    } else {
+        Ok(())
+    }
 }
 
 /// Features of `layer` whose geometry contains or touches the lon/lat point.
-#[must_use]
-pub fn at(layer: &Layer, lon: f64, lat: f64, filter: Option<&Filter>) -> Vec<usize> {
+pub fn at(
+    source: Indexed<'_>,
+    lon: f64,
+    lat: f64,
+    filter: Option<&Evaluator<'_>>,
+    cancel: &Cancel,
+) -> Result<Vec<usize>, Cancelled> {
     let point = Point::new(lon, lat);
     let (x, y) = lonlat_to_mercator(lon, lat);
-    let mut out: Vec<usize> = layer
+    let mut out = Vec::new();
+    for (n, i) in source
         .index
         .intersecting(Rect::new((x, y), (x, y)))
-        .filter(|&i| {
-            let f = &layer.features[i];
-            f.lonlat.intersects(&point) && passes(filter, f)
-        })
-        .collect();
+        .enumerate()
+    {
+        tick(n, cancel)?;
+        let f = &source.layer.features[i];
+        if f.geometry.as_ref().is_some_and(|g| g.intersects(&point)) && passes(filter, f) {
+            out.push(i);
+        }
+    }
     out.sort_unstable();
-    out
+    Ok(out)
 }
 
-/// Features of `layer` within `radius_m` ground metres of the point, nearest first (ties by
-/// position), at most `limit`.
-#[must_use]
+/// Features within `radius_m` ground metres of the point, nearest first (ties by position),
+/// at most `limit`.
 pub fn within(
-    layer: &Layer,
+    source: Indexed<'_>,
     lon: f64,
     lat: f64,
     radius_m: f64,
-    filter: Option<&Filter>,
+    filter: Option<&Evaluator<'_>>,
     limit: usize,
-) -> Vec<Hit> {
+    cancel: &Cancel,
+) -> Result<Vec<Hit>, Cancelled> {
     let point: Geometry<f64> = Point::new(lon, lat).into();
     let area = search_box(Rect::new((lon, lat), (lon, lat)), radius_m);
-    let mut hits: Vec<Hit> = layer
-        .index
-        .intersecting(area)
-        .filter_map(|i| {
-            let f = &layer.features[i];
-            if !passes(filter, f) {
-                return None;
-            }
-            let d = distance_m(&point, &f.lonlat);
-            (d <= radius_m).then_some(Hit {
+    let mut hits = Vec::new();
+    for (n, i) in source.index.intersecting(area).enumerate() {
+        tick(n, cancel)?;
+        let f = &source.layer.features[i];
+        let Some(g) = &f.geometry else { continue };
+        if !passes(filter, f) {
+            continue;
+        }
+        let d = distance_m(&point, g);
+        if d <= radius_m {
+            hits.push(Hit {
                 index: i,
                 distance_m: d,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     sort_hits(&mut hits);
     hits.truncate(limit);
-    hits
+    Ok(hits)
 }
 
-/// The `k` features of `layer` nearest to the point (ground metres), nearest first, none
-/// farther than `max_distance_m`.
-#[must_use]
+/// The `k` features nearest to the point (ground metres), nearest first, none farther than
+/// `max_distance_m`.
 pub fn nearest(
-    layer: &Layer,
+    source: Indexed<'_>,
     lon: f64,
     lat: f64,
     k: usize,
-    filter: Option<&Filter>,
+    filter: Option<&Evaluator<'_>>,
     max_distance_m: f64,
-) -> Vec<Hit> {
+    cancel: &Cancel,
+) -> Result<Vec<Hit>, Cancelled> {
     if k == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let layer = source.layer;
     let point: Geometry<f64> = Point::new(lon, lat).into();
     let (x, y) = lonlat_to_mercator(lon, lat);
     let bounds = layer.bounds.unwrap_or([lon, lat, lon, lat]);
@@ -109,7 +140,8 @@ pub fn nearest(
     );
     // A max-heap of the best k so far, by (distance, position).
     let mut best: BinaryHeap<(OrderedM, usize)> = BinaryHeap::with_capacity(k + 1);
-    for (i, envelope_m) in layer.index.nearest([x, y]) {
+    for (n, (i, envelope_m)) in source.index.nearest([x, y]).enumerate() {
+        tick(n, cancel)?;
         let lower_bound = envelope_m * factor;
         if lower_bound > max_distance_m {
             break;
@@ -118,10 +150,11 @@ pub fn nearest(
             break;
         }
         let f = &layer.features[i];
+        let Some(g) = &f.geometry else { continue };
         if !passes(filter, f) {
             continue;
         }
-        let d = distance_m(&point, &f.lonlat);
+        let d = distance_m(&point, g);
         if d > max_distance_m {
             continue;
         }
@@ -138,7 +171,7 @@ pub fn nearest(
         })
         .collect();
     sort_hits(&mut hits);
-    hits
+    Ok(hits)
 }
 
 /// A feature of one layer near a feature of another.
@@ -152,38 +185,66 @@ pub struct NearHit {
     pub distance_m: f64,
 }
 
-/// Features of `layer` within `distance_m` of any feature of `target`, each with its nearest
-/// target; nearest first.
-#[must_use]
+/// Features of `source` within `max_m` of any feature of `target` that passes its filter, each
+/// with its nearest such target; nearest first, at most `limit`.
+///
+/// The target filter is evaluated once per target. For each feature, candidate targets are
+/// measured in order of a lower bound on their ground distance (from their EPSG:3857
+/// envelopes), stopping as soon as the bound exceeds the best distance found: a feature that
+/// touches a target costs one exact distance, however large `max_m` is.
 pub fn near(
-    layer: &Layer,
-    filter: Option<&Filter>,
-    target: &Layer,
-    target_filter: Option<&Filter>,
-    distance_m_max: f64,
-) -> Vec<NearHit> {
+    source: Indexed<'_>,
+    filter: Option<&Evaluator<'_>>,
+    target: Indexed<'_>,
+    target_filter: Option<&Evaluator<'_>>,
+    max_m: f64,
+    limit: usize,
+    cancel: &Cancel,
+) -> Result<Vec<NearHit>, Cancelled> {
+    let mut target_ok: Vec<bool> = Vec::with_capacity(target.layer.features.len());
+    for (n, t) in target.layer.features.iter().enumerate() {
+        tick(n, cancel)?;
+        target_ok.push(t.geometry.is_some() && passes(target_filter, t));
+    }
     let mut out = Vec::new();
-    for (i, f) in layer.features.iter().enumerate() {
+    let mut candidates: Vec<(f64, usize)> = Vec::new();
+    for (i, f) in source.layer.features.iter().enumerate() {
+        cancel.check()?;
+        let Some(g) = &f.geometry else { continue };
         if !passes(filter, f) {
             continue;
         }
-        let Some(area) = geo::BoundingRect::bounding_rect(&f.lonlat) else {
+        let Some(area) = g.bounding_rect() else {
             continue;
         };
+        let own = mercator_envelope(area);
+        let factor = mercator_to_ground_lower_bound(
+            area.min().y - max_m / 110_500.0,
+            area.max().y + max_m / 110_500.0,
+        );
+        candidates.clear();
+        candidates.extend(
+            target
+                .index
+                .intersecting_with_envelopes(search_box(area, max_m))
+                .filter(|(j, _)| target_ok[*j])
+                .map(|(j, envelope)| (rect_gap(own, envelope) * factor, j)),
+        );
+        candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut best: Option<(f64, usize)> = None;
-        let mut candidates: Vec<usize> = target
-            .index
-            .intersecting(search_box(area, distance_m_max))
-            .collect();
-        candidates.sort_unstable();
-        for j in candidates {
-            let t = &target.features[j];
-            if !passes(target_filter, t) {
-                continue;
+        for &(lower_bound, j) in &candidates {
+            if lower_bound > max_m || best.is_some_and(|(d, _)| lower_bound > d) {
+                break;
             }
-            let d = distance_m(&f.lonlat, &t.lonlat);
-            if d <= distance_m_max && best.is_none_or(|(b, _)| d < b) {
+            let Some(tg) = &target.layer.features[j].geometry else {
+                continue;
+            };
+            let d = distance_m(g, tg);
+            if d <= max_m && best.is_none_or(|(b, bj)| d < b || (d == b && j < bj)) {
                 best = Some((d, j));
+            }
+            if d == 0.0 {
+                break;
             }
         }
         if let Some((d, j)) = best {
@@ -199,7 +260,15 @@ pub fn near(
             .total_cmp(&b.distance_m)
             .then(a.index.cmp(&b.index))
     });
-    out
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// The gap between two boxes (0 when they meet), in their units.
+fn rect_gap(a: Rect<f64>, b: Rect<f64>) -> f64 {
+    let dx = (b.min().x - a.max().x).max(a.min().x - b.max().x).max(0.0);
+    let dy = (b.min().y - a.max().y).max(a.min().y - b.max().y).max(0.0);
+    dx.hypot(dy)
 }
 
 fn sort_hits(hits: &mut [Hit]) {

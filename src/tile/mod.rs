@@ -1,19 +1,23 @@
-//! The tile pipeline: select with the R-tree → per-zoom simplified geometry → clip → quantize → encode MVT.
+//! The tile pipeline: select with the R-tree → per-zoom simplified geometry → clip → quantize
+//! → encode MVT, and generalization of dense layers at low zooms.
 //!
-//! Everything here is pure: [`render`] turns layers and a [`TileCoord`] into MVT bytes.
+//! Everything here is pure CPU work on in-memory layers: [`layer::render_layer`] appends one
+//! layer of a tile to a buffer; tiles of several layers (from any source) are the
+//! concatenation of their layers.
 
-pub mod cache;
 pub mod clip;
 pub mod encode;
+pub mod layer;
+pub mod mvt;
 pub mod simplify;
 
 use geo::{Coord, Geometry, Rect};
 
-use crate::layer::Layer;
 use crate::mercator::{TileCoord, tile_size_m};
-use crate::query::filter::Filter;
 use clip::{ClipBox, clip_line, clip_ring};
-use encode::{TileFeature, TileGeometry, TileValue, encode_layer, quantize_line, quantize_ring};
+use encode::{TileGeometry, quantize_line, quantize_ring};
+
+pub use layer::{LayerTile, TileLayer, render_layer};
 
 /// Tile extent: the grid is 4096 × 4096 units.
 pub const EXTENT: u32 = 4096;
@@ -24,52 +28,6 @@ pub const BUFFER: u32 = 64;
 /// A feature whose envelope is smaller than this in both directions (tile units) is dropped,
 /// unless it is a point: one display pixel of a 512 px tile.
 pub const MIN_FEATURE_UNITS: f64 = 8.0;
-
-/// A layer to draw in a tile, with the filter its features must pass.
-#[derive(Clone, Copy)]
-pub struct LayerRequest<'a> {
-    /// The layer.
-    pub layer: &'a Layer,
-    /// A compiled CQL2 filter; `None` keeps every feature.
-    pub filter: Option<&'a Filter>,
-}
-
-impl<'a> From<&'a Layer> for LayerRequest<'a> {
-    fn from(layer: &'a Layer) -> Self {
-        Self {
-            layer,
-            filter: None,
-        }
-    }
-}
-
-/// Renders one tile of `layers` (in drawing order). Returns `None` when no feature falls in it.
-///
-/// Layers outside their zoom range at `coord.z` are left out.
-pub fn render(
-    layers: &[LayerRequest<'_>],
-    coord: TileCoord,
-) -> Result<Option<Vec<u8>>, mvt::Error> {
-    let mut tile = mvt::Tile::new(EXTENT);
-    let mut any = false;
-    for &LayerRequest { layer, filter } in layers {
-        if !layer.config.shows_at(coord.z) {
-            continue;
-        }
-        let (features, labels) = layer_features(layer, coord, filter);
-        if !features.is_empty() {
-            encode_layer(&mut tile, layer.id(), &features)?;
-            any = true;
-        }
-        if !labels.is_empty() {
-            encode_layer(&mut tile, &layer.label_layer_name(), &labels)?;
-        }
-    }
-    if !any {
-        return Ok(None);
-    }
-    tile.to_bytes().map(Some)
-}
 
 /// A tile's frame: how EPSG:3857 metres map onto its grid.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +67,12 @@ impl TileFrame {
         }
     }
 
+    /// Tile units per EPSG:3857 metre.
+    #[must_use]
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
     /// The area covered by the tile and its buffer, in EPSG:3857 metres.
     #[must_use]
     pub fn buffered_area(&self) -> Rect<f64> {
@@ -116,99 +80,6 @@ impl TileFrame {
         let e = f64::from(EXTENT);
         Rect::new(self.to_mercator(-b, e + b), self.to_mercator(e + b, -b))
     }
-}
-
-/// The features of `layer` in a tile, and the label points of its polygons (see
-/// [`Layer::label_points`]).
-fn layer_features(
-    layer: &Layer,
-    coord: TileCoord,
-    filter: Option<&Filter>,
-) -> (Vec<TileFeature>, Vec<TileFeature>) {
-    let frame = TileFrame::new(coord);
-    let clip_box = ClipBox::buffered(EXTENT, BUFFER);
-    let min_size_m = MIN_FEATURE_UNITS / frame.scale;
-    let mut candidates: Vec<usize> = layer.index.intersecting(frame.buffered_area()).collect();
-    // File order is drawing order.
-    candidates.sort_unstable();
-    let mut out = Vec::new();
-    let mut labels = Vec::new();
-    for i in candidates {
-        let feature = &layer.features[i];
-        let is_point = matches!(
-            feature.mercator,
-            Geometry::Point(_) | Geometry::MultiPoint(_)
-        );
-        if !is_point
-            && feature.envelope.width() < min_size_m
-            && feature.envelope.height() < min_size_m
-        {
-            continue;
-        }
-        if filter.is_some_and(|f| !f.matches(feature)) {
-            continue;
-        }
-        let geometry = layer.zooms.get(coord.z, i, &feature.mercator);
-        let Some(geometry) = to_tile_geometry(geometry, &frame, clip_box) else {
-            continue;
-        };
-        let properties = tile_properties(layer, i);
-        if let Some(point) = layer.label_points.as_ref().and_then(|points| points[i]) {
-            let label = to_tile_geometry(&Geometry::Point(point), &frame, clip_box);
-            if let Some(label) = label {
-                labels.push(TileFeature {
-                    id: layer.tile_ids[i],
-                    geometry: label,
-                    properties: label_properties(layer, i),
-                });
-            }
-        }
-        out.push(TileFeature {
-            id: layer.tile_ids[i],
-            geometry,
-            properties,
-        });
-    }
-    (out, labels)
-}
-
-/// The properties written for feature `i`: its string `id` first when the MVT id is not that id,
-/// then the kept properties.
-fn tile_properties(layer: &Layer, i: usize) -> Vec<(String, TileValue)> {
-    let feature = &layer.features[i];
-    let mut props = Vec::with_capacity(feature.properties.len() + 1);
-    if let Some(id) = string_id(layer, i) {
-        props.push(id);
-    }
-    for (key, value) in &feature.properties {
-        if layer.keeps_in_tiles(key)
-            && let Some(v) = TileValue::from_json(value)
-        {
-            props.push((key.clone(), v));
-        }
-    }
-    props
-}
-
-/// The `id` property, for layers whose MVT ids are not their GeoJSON ids.
-fn string_id(layer: &Layer, i: usize) -> Option<(String, TileValue)> {
-    let feature = &layer.features[i];
-    (!layer.ids_are_numeric && !feature.properties.contains_key("id"))
-        .then(|| ("id".to_owned(), TileValue::String(feature.id.clone())))
-}
-
-/// A label point carries only what a label needs: the label property (and the string id).
-fn label_properties(layer: &Layer, i: usize) -> Vec<(String, TileValue)> {
-    let mut props: Vec<(String, TileValue)> = string_id(layer, i).into_iter().collect();
-    if let Some(key) = &layer.config.label
-        && let Some(value) = layer.features[i]
-            .properties
-            .get(key)
-            .and_then(TileValue::from_json)
-    {
-        props.push((key.clone(), value));
-    }
-    props
 }
 
 /// Projects, clips and quantizes a geometry (EPSG:3857) into a tile; `None` if nothing is left.

@@ -4,20 +4,25 @@
 //! polygon on its own would move a shared border differently on each side and open visible
 //! gaps. So the rings of a layer are first cut into *arcs* at the vertices where the set of
 //! polygons sharing an edge changes (junctions), as TopoJSON does; each distinct arc is
-//! simplified once with Douglas–Peucker in a canonical direction, and rings are rebuilt from
-//! their arcs. Both sides of a border therefore get exactly the same simplified line.
+//! simplified in a canonical direction, and rings are rebuilt from their arcs. Both sides of a
+//! border therefore get exactly the same simplified line.
+//!
+//! Douglas–Peucker runs once per arc, not once per zoom: it records for every vertex the
+//! tolerance below which it is kept (its distance to the chord that removed it, capped by its
+//! ancestors' in the recursion), so the arc at any tolerance is the vertices above it — the
+//! same line Douglas–Peucker would give at that tolerance. The recursion uses an explicit
+//! stack, so a ring of a million vertices needs no deep call stack.
 //!
 //! The tolerance is half a display pixel: MapLibre draws a 4096-unit tile 512 px wide, so
-//! [`TOLERANCE_UNITS`] = 4 units. A ring that would collapse, or a polygon that simplification
-//! would make invalid (self-intersecting), keeps its full geometry at that zoom.
+//! [`TOLERANCE_UNITS`] = 4 units. A ring that would collapse, or a polygon whose simplified
+//! rings would cross (found with a sweep over its segments, O(n log n)), gets its arcs back at
+//! full detail at that zoom, for every polygon sharing them.
 
-use std::collections::HashMap;
+use geo::line_intersection::LineIntersection;
+use geo::sweep::Intersections;
+use geo::{Coord, Geometry, Line, LineString, MultiLineString, MultiPolygon, Polygon};
+use rustc_hash::FxHashMap;
 
-use geo::{
-    Coord, Geometry, LineString, MultiLineString, MultiPolygon, Polygon, Simplify, Validation,
-};
-
-use crate::layer::Feature;
 use crate::mercator::tile_size_m;
 use crate::tile::EXTENT;
 
@@ -42,22 +47,34 @@ pub fn tolerance_m(z: u8) -> f64 {
 /// A layer's geometry simplified for each zoom where simplification pays.
 #[derive(Debug, Default)]
 pub struct ZoomGeometries {
-    /// Index `z`: `Some` holds one geometry per feature; `None` means use the full geometry.
-    levels: Vec<Option<Vec<Geometry<f64>>>>,
+    /// Index `z`: `Some` holds one entry per feature (`None`: use the full geometry); a level
+    /// of `None` means every feature uses its full geometry.
+    levels: Vec<Option<Vec<Option<Geometry<f64>>>>>,
 }
 
 impl ZoomGeometries {
-    /// Simplifies every feature for each zoom in `minzoom..=maxzoom`, from the lowest up,
-    /// stopping once a level would keep more than 90 % of the vertices.
+    /// Simplifies every feature (EPSG:3857) for each zoom in `minzoom..=maxzoom`, from the
+    /// lowest up, stopping once a level would keep more than 90 % of the vertices.
     #[must_use]
-    pub fn build(features: &[Feature], minzoom: u8, maxzoom: u8) -> Self {
-        let geometries: Vec<&Geometry<f64>> = features.iter().map(|f| &f.mercator).collect();
-        let full_count: usize = geometries.iter().map(|g| vertex_count(g)).sum();
-        let topology = Topology::build(&geometries);
-        let mut levels: Vec<Option<Vec<Geometry<f64>>>> = vec![None; usize::from(maxzoom) + 1];
+    pub fn build(geometries: &[Option<&Geometry<f64>>], minzoom: u8, maxzoom: u8) -> Self {
+        let full_count: usize = geometries.iter().flatten().map(|g| vertex_count(g)).sum();
+        let mut levels: Vec<Option<Vec<Option<Geometry<f64>>>>> =
+            (0..=maxzoom).map(|_| None).collect();
+        if full_count == 0 {
+            return Self { levels };
+        }
+        let topology = Topology::build(geometries);
         for z in minzoom..=maxzoom {
-            let level = topology.simplify(&geometries, tolerance_m(z));
-            let count: usize = level.iter().map(vertex_count).sum();
+            let level = topology.simplify(geometries, tolerance_m(z));
+            let count: usize = level
+                .iter()
+                .zip(geometries)
+                .map(|(s, g)| match (s, g) {
+                    (Some(s), _) => vertex_count(s),
+                    (None, Some(g)) => vertex_count(g),
+                    (None, None) => 0,
+                })
+                .sum();
             if count as f64 > full_count as f64 * KEEP_RATIO {
                 break;
             }
@@ -70,7 +87,7 @@ impl ZoomGeometries {
     #[must_use]
     pub fn get<'a>(&'a self, z: u8, i: usize, full: &'a Geometry<f64>) -> &'a Geometry<f64> {
         match self.levels.get(usize::from(z)) {
-            Some(Some(level)) => &level[i],
+            Some(Some(level)) => level[i].as_ref().unwrap_or(full),
             _ => full,
         }
     }
@@ -101,16 +118,24 @@ fn key(c: Coord<f64>) -> Key {
 #[derive(Debug)]
 enum RingPlan {
     /// Arcs in order, each with a flag telling whether it runs backwards.
-    Arcs(Vec<(usize, bool)>),
+    Arcs(Vec<(u32, bool)>),
     /// Too small to cut into arcs: kept as it is.
     Verbatim,
+}
+
+/// An arc with the Douglas–Peucker tolerance of each vertex.
+#[derive(Debug)]
+struct Arc {
+    coords: Vec<Coord<f64>>,
+    /// Largest tolerance at which each vertex is kept (infinite at the ends).
+    keep_below: Vec<f64>,
 }
 
 /// The arcs of all polygon rings of a layer.
 #[derive(Debug)]
 struct Topology {
     /// Each distinct arc once, in canonical direction, both end nodes included.
-    arcs: Vec<Vec<Coord<f64>>>,
+    arcs: Vec<Arc>,
     /// One plan per ring, in the order [`rings_of`] visits them.
     plans: Vec<RingPlan>,
 }
@@ -146,17 +171,48 @@ fn edge_key(a: Coord<f64>, b: Coord<f64>) -> (Key, Key) {
     if ka <= kb { (ka, kb) } else { (kb, ka) }
 }
 
+/// The rings using an edge: up to two, or [`MANY`] when more do (overlapping data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sharers([u32; 2]);
+
+const NONE: u32 = u32::MAX;
+const MANY: u32 = u32::MAX - 1;
+
+impl Sharers {
+    fn add(&mut self, ring: u32) {
+        let [a, b] = &mut self.0;
+        if *a == ring || *b == ring {
+        } else if *a == NONE {
+            *a = ring;
+        } else if *b == NONE {
+            *b = ring;
+        } else {
+            *b = MANY;
+        }
+    }
+
+    fn count(self) -> usize {
+        match self.0 {
+            [NONE, _] => 0,
+            [_, NONE] => 1,
+            [_, MANY] => 3,
+            _ => 2,
+        }
+    }
+}
+
 impl Topology {
-    fn build(geometries: &[&Geometry<f64>]) -> Self {
+    fn build(geometries: &[Option<&Geometry<f64>>]) -> Self {
         let rings: Vec<Vec<Coord<f64>>> = geometries
             .iter()
+            .flatten()
             .flat_map(|g| rings_of(g))
             .map(open_ring)
             .collect();
 
         // Which rings use each edge, and how many rings touch each vertex.
-        let mut sharers: HashMap<(Key, Key), Vec<u32>> = HashMap::new();
-        let mut touching: HashMap<Key, (u32, u32)> = HashMap::new();
+        let mut sharers: FxHashMap<(Key, Key), Sharers> = FxHashMap::default();
+        let mut touching: FxHashMap<Key, (u32, u32)> = FxHashMap::default();
         for (r, ring) in rings.iter().enumerate() {
             let r = r as u32;
             let n = ring.len();
@@ -164,12 +220,10 @@ impl Topology {
                 continue;
             }
             for i in 0..n {
-                let users = sharers
+                sharers
                     .entry(edge_key(ring[i], ring[(i + 1) % n]))
-                    .or_default();
-                if users.last() != Some(&r) {
-                    users.push(r);
-                }
+                    .or_insert(Sharers([NONE, NONE]))
+                    .add(r);
                 let t = touching.entry(key(ring[i])).or_insert((0, u32::MAX));
                 if t.1 != r {
                     *t = (t.0 + 1, r);
@@ -177,8 +231,9 @@ impl Topology {
             }
         }
 
-        let mut arcs: Vec<Vec<Coord<f64>>> = Vec::new();
-        let mut arc_ids: HashMap<Vec<Key>, usize> = HashMap::new();
+        let mut arcs: Vec<Arc> = Vec::new();
+        // Arcs by a hash of their vertices; equal hashes are compared in full.
+        let mut arc_ids: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
         let mut plans = Vec::with_capacity(rings.len());
         for ring in &rings {
             let n = ring.len();
@@ -186,11 +241,11 @@ impl Topology {
                 plans.push(RingPlan::Verbatim);
                 continue;
             }
-            let users = |i: usize| &sharers[&edge_key(ring[i % n], ring[(i + 1) % n])];
+            let users = |i: usize| sharers[&edge_key(ring[i % n], ring[(i + 1) % n])];
             let is_node = |i: usize| {
                 let (before, after) = (users(i + n - 1), users(i));
                 before != after
-                    || touching[&key(ring[i])].0 as usize > before.len().max(after.len())
+                    || touching[&key(ring[i])].0 as usize > before.count().max(after.count())
             };
             let nodes: Vec<usize> = (0..n).filter(|&i| is_node(i)).collect();
             let mut pieces: Vec<Vec<Coord<f64>>> = Vec::new();
@@ -198,8 +253,7 @@ impl Topology {
                 // A free ring (an island, or an enclave shared whole with one neighbour):
                 // start at its smallest vertex; `canonical_arc` then fixes the direction.
                 let start = (0..n).min_by_key(|&i| key(ring[i])).unwrap_or(0);
-                let arc: Vec<Coord<f64>> = (0..=n).map(|k| ring[(start + k) % n]).collect();
-                pieces.push(arc);
+                pieces.push((0..=n).map(|k| ring[(start + k) % n]).collect());
             } else {
                 for (j, &from) in nodes.iter().enumerate() {
                     let to = nodes.get(j + 1).copied().unwrap_or(nodes[0] + n);
@@ -209,11 +263,24 @@ impl Topology {
             let mut plan = Vec::with_capacity(pieces.len());
             for piece in pieces {
                 let (canonical, reversed) = canonical_arc(piece);
-                let keys: Vec<Key> = canonical.iter().map(|&c| key(c)).collect();
-                let id = *arc_ids.entry(keys).or_insert_with(|| {
-                    arcs.push(canonical);
-                    arcs.len() - 1
-                });
+                let hash = arc_hash(&canonical);
+                let same = arc_ids.entry(hash).or_default();
+                let id = match same
+                    .iter()
+                    .find(|&&id| arcs[id as usize].coords == canonical)
+                {
+                    Some(&id) => id,
+                    None => {
+                        let id = arcs.len() as u32;
+                        let keep_below = keep_tolerances(&canonical);
+                        arcs.push(Arc {
+                            coords: canonical,
+                            keep_below,
+                        });
+                        same.push(id);
+                        id
+                    }
+                };
                 plan.push((id, reversed));
             }
             plans.push(RingPlan::Arcs(plan));
@@ -221,35 +288,37 @@ impl Topology {
         Self { arcs, plans }
     }
 
-    /// Simplifies every geometry with tolerance `epsilon_m` (EPSG:3857 metres).
+    /// Simplifies every geometry with tolerance `epsilon_m` (EPSG:3857 metres); `None` where a
+    /// geometry is left as it is (points, unlocated features).
     ///
     /// A polygon whose rebuilt rings collapse or cross gets its arcs back at full detail, for
     /// every polygon that shares them, and the round repeats until all are valid: a border is
     /// never simplified on one side only, so fixing one commune opens no gap beside it.
-    fn simplify(&self, geometries: &[&Geometry<f64>], epsilon_m: f64) -> Vec<Geometry<f64>> {
-        let mut arcs: Vec<Vec<Coord<f64>>> = self
-            .arcs
-            .iter()
-            .map(|arc| LineString::from(arc.clone()).simplify(epsilon_m).0)
-            .collect();
-        let mut full = vec![false; arcs.len()];
+    fn simplify(
+        &self,
+        geometries: &[Option<&Geometry<f64>>],
+        epsilon_m: f64,
+    ) -> Vec<Option<Geometry<f64>>> {
+        let mut full = vec![false; self.arcs.len()];
         loop {
-            let mut restore = Vec::new();
+            let mut restore: Vec<u32> = Vec::new();
             let mut plans = self.plans.iter();
-            let out: Vec<Geometry<f64>> = geometries
+            let out: Vec<Option<Geometry<f64>>> = geometries
                 .iter()
                 .map(|g| {
-                    let mut used = Vec::new();
+                    let g = (*g)?;
+                    let mut used: Vec<u32> = Vec::new();
                     let mut collapsed = false;
                     let mut next_ring = |original: &LineString<f64>| -> LineString<f64> {
                         let plan = plans.next().expect("one plan per ring");
                         if let RingPlan::Arcs(parts) = plan {
                             used.extend(parts.iter().map(|&(id, _)| id));
                         }
-                        rebuild_ring(plan, &arcs).unwrap_or_else(|| {
-                            collapsed = true;
-                            original.clone()
-                        })
+                        self.rebuild_ring(plan, epsilon_m, &full)
+                            .unwrap_or_else(|| {
+                                collapsed = true;
+                                original.clone()
+                            })
                     };
                     let simplified = match g {
                         Geometry::Polygon(p) => {
@@ -261,30 +330,83 @@ impl Topology {
                                 .collect(),
                         )),
                         Geometry::LineString(l) => {
-                            return Geometry::LineString(l.simplify(epsilon_m));
+                            return Some(Geometry::LineString(simplify_line(l, epsilon_m)));
                         }
                         Geometry::MultiLineString(ml) => {
-                            return Geometry::MultiLineString(MultiLineString(
-                                ml.iter().map(|l| l.simplify(epsilon_m)).collect(),
-                            ));
+                            return Some(Geometry::MultiLineString(MultiLineString(
+                                ml.iter().map(|l| simplify_line(l, epsilon_m)).collect(),
+                            )));
                         }
-                        other => return (*other).clone(),
+                        _ => return None,
                     };
-                    if (collapsed || !simplified.is_valid()) && g.is_valid() {
-                        restore.extend(used.into_iter().filter(|&id| !full[id]));
+                    if (collapsed || rings_cross(&simplified)) && !rings_cross(g) {
+                        restore.extend(used.into_iter().filter(|&id| !full[id as usize]));
                     }
-                    simplified
+                    Some(simplified)
                 })
                 .collect();
             if restore.is_empty() {
                 return out;
             }
             for id in restore {
-                full[id] = true;
-                arcs[id].clone_from(&self.arcs[id]);
+                full[id as usize] = true;
             }
         }
     }
+
+    /// Joins the arcs of a ring, simplified at `epsilon_m` (or whole where `full` says so),
+    /// into a closed ring; `None` if it collapsed below 3 vertices.
+    fn rebuild_ring(
+        &self,
+        plan: &RingPlan,
+        epsilon_m: f64,
+        full: &[bool],
+    ) -> Option<LineString<f64>> {
+        let RingPlan::Arcs(parts) = plan else {
+            return None;
+        };
+        let mut coords: Vec<Coord<f64>> = Vec::new();
+        for &(id, reversed) in parts {
+            let arc = &self.arcs[id as usize];
+            let whole = full[id as usize];
+            let kept = arc
+                .coords
+                .iter()
+                .zip(&arc.keep_below)
+                .filter(|(_, t)| whole || **t > epsilon_m)
+                .map(|(c, _)| *c);
+            let mut push = |c: Coord<f64>| {
+                if coords.last() != Some(&c) {
+                    coords.push(c);
+                }
+            };
+            if reversed {
+                kept.collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .for_each(&mut push);
+            } else {
+                kept.for_each(&mut push);
+            }
+        }
+        if coords.len() > 1 && coords.first() == coords.last() {
+            coords.pop();
+        }
+        if coords.len() < 3 {
+            return None;
+        }
+        coords.push(coords[0]);
+        Some(LineString(coords))
+    }
+}
+
+fn arc_hash(coords: &[Coord<f64>]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for c in coords {
+        hasher.update(&c.x.to_bits().to_le_bytes());
+        hasher.update(&c.y.to_bits().to_le_bytes());
+    }
+    hasher.digest()
 }
 
 fn rebuild_polygon(
@@ -307,50 +429,97 @@ fn canonical_arc(mut arc: Vec<Coord<f64>>) -> (Vec<Coord<f64>>, bool) {
     (arc, reverse)
 }
 
-/// Joins simplified arcs into a closed ring, or `None` if it collapsed below 3 vertices.
-fn rebuild_ring(plan: &RingPlan, arcs: &[Vec<Coord<f64>>]) -> Option<LineString<f64>> {
-    let RingPlan::Arcs(parts) = plan else {
-        return None;
-    };
-    let mut coords: Vec<Coord<f64>> = Vec::new();
-    for &(id, reversed) in parts {
-        let arc = &arcs[id];
-        let mut push = |c: Coord<f64>| {
-            if coords.last() != Some(&c) {
-                coords.push(c);
-            }
-        };
-        if reversed {
-            arc.iter().rev().for_each(|&c| push(c));
-        } else {
-            arc.iter().for_each(|&c| push(c));
+/// Distance from `p` to the segment `a`–`b` (to `a` when the segment is a point).
+fn segment_distance(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    if len2 == 0.0 {
+        return (p.x - a.x).hypot(p.y - a.y);
+    }
+    let t = (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0);
+    (p.x - (a.x + t * dx)).hypot(p.y - (a.y + t * dy))
+}
+
+/// For each vertex of a polyline, the largest Douglas–Peucker tolerance at which it is kept:
+/// keeping the vertices whose value exceeds `ε` gives exactly Douglas–Peucker at `ε`.
+fn keep_tolerances(coords: &[Coord<f64>]) -> Vec<f64> {
+    let n = coords.len();
+    let mut keep = vec![0.0; n];
+    if n == 0 {
+        return keep;
+    }
+    keep[0] = f64::INFINITY;
+    keep[n - 1] = f64::INFINITY;
+    let mut stack: Vec<(usize, usize, f64)> = vec![(0, n - 1, f64::INFINITY)];
+    while let Some((from, to, cap)) = stack.pop() {
+        if to <= from + 1 {
+            continue;
         }
+        let (a, b) = (coords[from], coords[to]);
+        let mut best = (from + 1, -1.0);
+        for (i, &c) in coords.iter().enumerate().take(to).skip(from + 1) {
+            let d = segment_distance(c, a, b);
+            if d > best.1 {
+                best = (i, d);
+            }
+        }
+        let (k, d) = best;
+        let t = d.min(cap);
+        keep[k] = t;
+        stack.push((from, k, t));
+        stack.push((k, to, t));
     }
-    if coords.len() > 1 && coords.first() == coords.last() {
-        coords.pop();
+    keep
+}
+
+/// A line simplified with Douglas–Peucker at `epsilon_m`.
+fn simplify_line(line: &LineString<f64>, epsilon_m: f64) -> LineString<f64> {
+    let keep = keep_tolerances(&line.0);
+    LineString(
+        line.0
+            .iter()
+            .zip(&keep)
+            .filter(|(_, t)| **t > epsilon_m)
+            .map(|(c, _)| *c)
+            .collect(),
+    )
+}
+
+/// Whether the rings of a polygonal geometry cross themselves or each other, or overlap along
+/// a segment (touching at a point is allowed), or a ring has fewer than 3 distinct vertices.
+/// A sweep over the segments keeps this O(n log n) for ordinary rings.
+#[must_use]
+pub fn rings_cross(geometry: &Geometry<f64>) -> bool {
+    let rings = rings_of(geometry);
+    if rings.iter().any(|r| open_ring(r).len() < 3) {
+        return true;
     }
-    if coords.len() < 3 {
-        return None;
-    }
-    coords.push(coords[0]);
-    Some(LineString(coords))
+    let segments = rings
+        .iter()
+        .flat_map(|r| r.lines().filter(|l| l.start != l.end));
+    Intersections::<Line<f64>>::from_iter(segments).any(|(_, _, hit)| match hit {
+        LineIntersection::SinglePoint { is_proper, .. } => is_proper,
+        LineIntersection::Collinear { intersection } => intersection.start != intersection.end,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::{Area, BooleanOps, polygon};
+    use geo::{Area, BooleanOps, Simplify, polygon};
 
-    fn feature(p: Polygon<f64>) -> Feature {
-        // Build directly in "mercator" space: these tests are about the plane.
-        let g = Geometry::Polygon(p);
-        Feature {
-            id: String::new(),
-            properties: Default::default(),
-            lonlat: g.clone(),
-            mercator: g.clone(),
-            envelope: geo::BoundingRect::bounding_rect(&g).unwrap(),
-        }
+    fn simplify_all(polygons: &[Polygon<f64>], eps: f64) -> Vec<Polygon<f64>> {
+        let geometries: Vec<Geometry<f64>> =
+            polygons.iter().cloned().map(Geometry::Polygon).collect();
+        let refs: Vec<Option<&Geometry<f64>>> = geometries.iter().map(Some).collect();
+        Topology::build(&refs)
+            .simplify(&refs, eps)
+            .into_iter()
+            .map(|g| match g {
+                Some(Geometry::Polygon(p)) => p,
+                other => panic!("{other:?}"),
+            })
+            .collect()
     }
 
     /// Two squares sharing a wiggly border: after simplification they still share it exactly,
@@ -375,17 +544,10 @@ mod tests {
         let a = Polygon::new(LineString::from(west), vec![]);
         let b = Polygon::new(LineString::from(east), vec![]);
         let total = a.unsigned_area() + b.unsigned_area();
-        let features = [feature(a), feature(b)];
-        let topology = Topology::build(&features.iter().map(|f| &f.mercator).collect::<Vec<_>>());
         for eps in [1.0, 5.0, 50.0] {
-            let out = topology.simplify(
-                &features.iter().map(|f| &f.mercator).collect::<Vec<_>>(),
-                eps,
-            );
-            let (Geometry::Polygon(sa), Geometry::Polygon(sb)) = (&out[0], &out[1]) else {
-                panic!()
-            };
-            assert!(sa.is_valid() && sb.is_valid());
+            let out = simplify_all(&[a.clone(), b.clone()], eps);
+            let (sa, sb) = (&out[0], &out[1]);
+            assert!(!rings_cross(&Geometry::Polygon(sa.clone())));
             let overlap = sa.intersection(sb).unsigned_area();
             let union = sa.union(sb).unsigned_area();
             assert!(overlap < 1e-6, "eps {eps}: overlap {overlap}");
@@ -409,12 +571,7 @@ mod tests {
             exterior: [(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 0.5), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0), (x: 0.0, y: 0.0)],
             interiors: [[(x: 40.0, y: 40.0), (x: 60.0, y: 40.0), (x: 60.0, y: 60.0), (x: 40.0, y: 60.0), (x: 40.0, y: 40.0)]],
         );
-        let features = [feature(p.clone())];
-        let topology = Topology::build(&[&features[0].mercator]);
-        let out = topology.simplify(&[&features[0].mercator], 1.0);
-        let Geometry::Polygon(s) = &out[0] else {
-            panic!()
-        };
+        let s = &simplify_all(std::slice::from_ref(&p), 1.0)[0];
         assert_eq!(s.interiors().len(), 1);
         assert_eq!(s.exterior().0.len(), 5, "the collinear vertex goes");
         assert!((s.unsigned_area() - p.unsigned_area()).abs() < 1e-9);
@@ -424,9 +581,69 @@ mod tests {
     #[test]
     fn tiny_rings_never_collapse() {
         let p = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)];
-        let features = [feature(p.clone())];
-        let topology = Topology::build(&[&features[0].mercator]);
-        let out = topology.simplify(&[&features[0].mercator], 1000.0);
-        assert_eq!(out[0], Geometry::Polygon(p));
+        assert_eq!(simplify_all(std::slice::from_ref(&p), 1000.0)[0], p);
+    }
+
+    /// The tolerances recorded once give, at any ε, the line geo's Douglas–Peucker gives.
+    #[test]
+    fn recorded_tolerances_match_douglas_peucker() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as f64 / f64::from(1u32 << 31)
+        };
+        let line = LineString::from(
+            (0..400)
+                .map(|i| {
+                    (
+                        f64::from(i),
+                        (f64::from(i) / 9.0).sin() * 30.0 + next() * 8.0,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+        for eps in [0.5, 2.0, 5.0, 20.0, 100.0] {
+            assert_eq!(simplify_line(&line, eps), line.simplify(eps), "ε = {eps}");
+        }
+    }
+
+    #[test]
+    fn crossing_rings_are_found() {
+        let bowtie = polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0), (x: 0.0, y: 0.0)];
+        assert!(rings_cross(&Geometry::Polygon(bowtie)));
+        let square = polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0), (x: 0.0, y: 0.0)];
+        assert!(!rings_cross(&Geometry::Polygon(square.clone())));
+        let escaped_hole = Polygon::new(
+            square.exterior().clone(),
+            vec![LineString::from(vec![
+                (5.0, 5.0),
+                (15.0, 5.0),
+                (15.0, 6.0),
+                (5.0, 6.0),
+                (5.0, 5.0),
+            ])],
+        );
+        assert!(rings_cross(&Geometry::Polygon(escaped_hole)));
+    }
+
+    /// A ring of 200,000 vertices is simplified for every zoom (the criterion benchmark times
+    /// a million).
+    #[test]
+    fn a_huge_ring_is_simplified() {
+        let n = 200_000;
+        let ring: Vec<(f64, f64)> = (0..=n)
+            .map(|i| {
+                let a = f64::from(i) / f64::from(n) * std::f64::consts::TAU;
+                let r = 100_000.0 + (f64::from(i) * 0.37).sin() * 30.0;
+                (a.cos() * r, a.sin() * r)
+            })
+            .collect();
+        let g = Geometry::Polygon(Polygon::new(LineString::from(ring), vec![]));
+        let levels = ZoomGeometries::build(&[Some(&g)], 0, 16);
+        assert!(levels.simplified_zooms().count() > 5);
+        let z8 = levels.get(8, 0, &g);
+        assert!(vertex_count(z8) < 1000 && !rings_cross(z8));
     }
 }

@@ -9,21 +9,17 @@ use geo::{
 };
 use serde_json::{Value, json};
 use terril::ServerOptions;
-use terril::layer::{Catalog, Layer};
 use terril::mercator::TileCoord;
+use terril::source::Catalog;
 
-use crate::support::{all_points, decode_mvt, feature, root, start_with, tile_bytes};
+use crate::support::{
+    all_points, decode_mvt, feature, load, lonlat, memory, memory_layers, prop, root, start_with,
+    tile_bytes, to_mercator,
+};
 use crate::tiles::assert_iou;
 
 fn geodata() -> Catalog {
-    Catalog::load_dir(&root().join("geodata")).expect("geodata/ passes the checks")
-}
-
-fn prop<'a>(layer: &'a Layer, i: usize, key: &str) -> &'a Value {
-    layer.features[i]
-        .properties
-        .get(key)
-        .unwrap_or(&Value::Null)
+    load(&root().join("geodata"))
 }
 
 /// Ground area of an EPSG:3857 geometry near latitude `lat` (degrees), in m².
@@ -47,7 +43,7 @@ fn the_default_data_has_its_layers_and_counts() {
             "tourism"
         ]
     );
-    let count = |id: &str| catalog.layer(id).unwrap().features.len();
+    let count = |id: &str| memory(&catalog, id).data.features.len();
     assert_eq!(
         (count("pole"), count("epci"), count("communes")),
         (1, 3, 115)
@@ -59,7 +55,7 @@ fn the_default_data_has_its_layers_and_counts() {
 #[test]
 fn agglomerations_hold_36_14_and_65_communes() {
     let catalog = geodata();
-    let communes = catalog.layer("communes").unwrap();
+    let communes = &memory(&catalog, "communes").data;
     let mut per_epci: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for i in 0..communes.features.len() {
         let e = per_epci
@@ -70,9 +66,9 @@ fn agglomerations_hold_36_14_and_65_communes() {
     }
     let counts: Vec<(&str, i64)> = per_epci.iter().map(|(k, v)| (k.as_str(), v.0)).collect();
     assert_eq!(counts, [("ARTOIS", 65), ("CAHC", 14), ("CALL", 36)]);
-    let epci = catalog.layer("epci").unwrap();
+    let epci = &memory(&catalog, "epci").data;
     for i in 0..epci.features.len() {
-        let id = &epci.features[i].id;
+        let id = &*epci.features[i].id;
         assert_eq!(
             prop(epci, i, "communes").as_i64().unwrap(),
             per_epci[id].0,
@@ -84,7 +80,7 @@ fn agglomerations_hold_36_14_and_65_communes() {
             "{id}"
         );
     }
-    let pole = catalog.layer("pole").unwrap();
+    let pole = &memory(&catalog, "pole").data;
     assert_eq!(prop(pole, 0, "communes"), 115);
 }
 
@@ -93,13 +89,13 @@ fn agglomerations_hold_36_14_and_65_communes() {
 #[test]
 fn population_total_matches_the_source() {
     let catalog = geodata();
-    let communes = catalog.layer("communes").unwrap();
+    let communes = &memory(&catalog, "communes").data;
     let total: i64 = (0..communes.features.len())
         .map(|i| prop(communes, i, "population").as_i64().unwrap())
         .sum();
     assert_eq!(total, 593_029);
     assert_eq!(
-        prop(catalog.layer("pole").unwrap(), 0, "population"),
+        prop(&memory(&catalog, "pole").data, 0, "population"),
         593_029
     );
 }
@@ -107,12 +103,15 @@ fn population_total_matches_the_source() {
 #[test]
 fn every_feature_names_its_source_and_sites_their_location_quality() {
     let catalog = geodata();
-    for layer in catalog.layers() {
+    for layer in memory_layers(&catalog) {
+        let layer = &layer.data;
         for (i, f) in layer.features.iter().enumerate() {
-            let source = prop(layer, i, "source").as_str().unwrap_or("");
+            let source = prop(layer, i, "source");
+            let source = source.as_str().unwrap_or("");
             assert!(source.len() > 5, "{}/{} has no source", layer.id(), f.id);
             if ["zones", "campuses", "tourism", "infrastructure"].contains(&layer.id()) {
-                let quality = prop(layer, i, "location_quality").as_str().unwrap_or("");
+                let quality = prop(layer, i, "location_quality");
+                let quality = quality.as_str().unwrap_or("");
                 assert!(
                     ["site", "proxy", "commune_centre"].contains(&quality),
                     "{}/{}: {quality:?}",
@@ -139,9 +138,10 @@ fn every_feature_names_its_source_and_sites_their_location_quality() {
             }
         }
     }
-    let tourism = catalog.layer("tourism").unwrap();
+    let tourism = &memory(&catalog, "tourism").data;
     for i in 0..tourism.features.len() {
-        let theme = prop(tourism, i, "theme").as_str().unwrap();
+        let theme = prop(tourism, i, "theme");
+        let theme = theme.as_str().unwrap();
         assert!(
             ["CULTURE", "MEMOIRE", "NATURE", "SPORT"].contains(&theme),
             "{theme}"
@@ -164,15 +164,19 @@ fn polygons(g: &Geometry<f64>) -> MultiPolygon<f64> {
 #[test]
 fn neighbouring_communes_do_not_overlap_beyond_the_source_defect() {
     let catalog = geodata();
-    let communes = catalog.layer("communes").unwrap();
+    let m = memory(&catalog, "communes");
+    let communes = &m.data;
     let mut overlaps = Vec::new();
     for (i, a) in communes.features.iter().enumerate() {
-        for j in communes.index.intersecting(a.envelope).filter(|&j| j > i) {
+        let ma = to_mercator(lonlat(communes, i));
+        let envelope = geo::BoundingRect::bounding_rect(&ma).unwrap();
+        for j in m.index.intersecting(envelope).filter(|&j| j > i) {
             let b = &communes.features[j];
-            let inter = polygons(&a.mercator).intersection(&polygons(&b.mercator));
+            let mb = to_mercator(lonlat(communes, j));
+            let inter = polygons(&ma).intersection(&polygons(&mb));
             let m2 = ground_area_m2(&inter, 50.45);
             if m2 > 0.01 {
-                overlaps.push((a.id.clone(), b.id.clone(), m2.round()));
+                overlaps.push((a.id.to_string(), b.id.to_string(), m2.round()));
             }
         }
     }
@@ -187,24 +191,22 @@ fn neighbouring_communes_do_not_overlap_beyond_the_source_defect() {
 #[test]
 fn sites_lie_in_their_commune() {
     let catalog = geodata();
-    let communes = catalog.layer("communes").unwrap();
+    let communes = &memory(&catalog, "communes").data;
     for id in ["zones", "campuses", "tourism", "infrastructure"] {
-        let layer = catalog.layer(id).unwrap();
+        let layer = &memory(&catalog, id).data;
         for (i, f) in layer.features.iter().enumerate() {
-            let (Geometry::Point(p), Some(insee)) =
-                (&f.mercator, prop(layer, i, "commune").as_str())
-            else {
+            let commune = prop(layer, i, "commune");
+            let mercator = to_mercator(lonlat(layer, i));
+            let (Geometry::Point(p), Some(insee)) = (&mercator, commune.as_str()) else {
                 continue;
             };
             if prop(layer, i, "location_quality") != "site" {
                 continue;
             }
-            let commune = communes
-                .features
-                .iter()
-                .find(|c| c.id == insee)
+            let c = communes
+                .position_of(insee)
                 .unwrap_or_else(|| panic!("{} names commune {insee}", f.id));
-            let area = polygons(&commune.mercator);
+            let area = polygons(&to_mercator(lonlat(communes, c)));
             if area.contains(p) {
                 continue;
             }
@@ -414,10 +416,11 @@ fn the_binary_falls_back_to_the_built_in_data() {
 fn simplified_communes_stay_valid_and_leave_no_gaps() {
     use geo::Validation;
     let catalog = geodata();
-    let communes = catalog.layer("communes").unwrap();
-    let pole = catalog.layer("pole").unwrap();
-    let pole_area = pole.features[0].mercator.unsigned_area();
-    let simplified: Vec<u8> = communes.zooms.simplified_zooms().collect();
+    let m = memory(&catalog, "communes");
+    let communes = &m.data;
+    let pole = &memory(&catalog, "pole").data;
+    let pole_area = to_mercator(lonlat(pole, 0)).unsigned_area();
+    let simplified: Vec<u8> = m.tiles.simplified_zooms().collect();
     assert!(
         simplified.contains(&0) && simplified.contains(&6),
         "low zooms are simplified: {simplified:?}"
@@ -428,7 +431,7 @@ fn simplified_communes_stay_valid_and_leave_no_gaps() {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let g = communes.zooms.get(z, i, &f.mercator);
+                let g = m.tiles.geometry_at(z, i).unwrap();
                 assert!(g.is_valid(), "commune {} invalid at z{z}", f.id);
                 polygons(g)
             })

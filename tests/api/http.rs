@@ -242,7 +242,7 @@ async fn bad_requests_get_json_errors() {
         .unwrap();
     error_json(resp, 405, "method_not_allowed").await;
     // Invalid percent-encoding in a path segment.
-    error_json(server.get("/tiles/%FF/0/0.mvt").await, 400, "invalid_path").await;
+    error_json(server.get("/tiles/%FF/0/0.mvt").await, 400, "invalid_tile").await;
 }
 
 #[tokio::test]

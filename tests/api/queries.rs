@@ -6,18 +6,19 @@ use std::process::Command;
 use geo::{Geometry, Intersects, Point};
 use serde_json::Value;
 use terril::ServerOptions;
-use terril::layer::{Catalog, Layer};
-use terril::query::distance::distance_m;
-use terril::query::filter::{Filter, FilterLang};
+use terril::cancel::Cancel;
+use terril::data::Layer;
+use terril::filter::{Evaluator, Filter, FilterLang, Schema};
+use terril::geodesy::distance_m;
 use terril::query::{self, Hit};
+use terril::source::Catalog;
 
-use crate::support::{client, decode_mvt, fixtures, root, start_with, tile_bytes};
+use crate::support::{
+    client, decode_mvt, fixtures, load, lonlat, memory, memory_layers, root, start_with, tile_bytes,
+};
 
 fn catalogs() -> Vec<Catalog> {
-    vec![
-        Catalog::load_dir(&root().join("geodata")).unwrap(),
-        Catalog::load_dir(&fixtures()).unwrap(),
-    ]
+    vec![load(&root().join("geodata")), load(&fixtures())]
 }
 
 /// Deterministic points over (and a little beyond) a catalog's bounds.
@@ -40,16 +41,16 @@ fn sample_points(catalog: &Catalog, n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn brute(layer: &Layer, lon: f64, lat: f64, filter: Option<&Filter>) -> Vec<Hit> {
+fn brute(layer: &Layer, lon: f64, lat: f64, filter: Option<&Evaluator<'_>>) -> Vec<Hit> {
     let p: Geometry<f64> = Point::new(lon, lat).into();
     let mut all: Vec<Hit> = layer
         .features
         .iter()
         .enumerate()
-        .filter(|(_, f)| filter.is_none_or(|flt| flt.matches(f)))
-        .map(|(i, f)| Hit {
+        .filter(|(_, f)| f.geometry.is_some() && filter.is_none_or(|flt| flt.matches(f)))
+        .map(|(i, _)| Hit {
             index: i,
-            distance_m: distance_m(&p, &f.lonlat),
+            distance_m: distance_m(&p, lonlat(layer, i)),
         })
         .collect();
     all.sort_by(|a, b| {
@@ -62,9 +63,11 @@ fn brute(layer: &Layer, lon: f64, lat: f64, filter: Option<&Filter>) -> Vec<Hit>
 
 #[test]
 fn within_nearest_and_at_match_a_brute_force_scan() {
+    let none = Cancel::new();
     for catalog in catalogs() {
         for (lon, lat) in sample_points(&catalog, 40) {
-            for layer in catalog.layers() {
+            for m in memory_layers(&catalog) {
+                let layer = &m.data;
                 let all = brute(layer, lon, lat, None);
                 for radius in [300.0, 2_000.0, 8_000.0, 40_000.0] {
                     let want: Vec<Hit> = all
@@ -73,7 +76,8 @@ fn within_nearest_and_at_match_a_brute_force_scan() {
                         .cloned()
                         .collect();
                     assert_eq!(
-                        query::within(layer, lon, lat, radius, None, usize::MAX),
+                        query::within(m.indexed(), lon, lat, radius, None, usize::MAX, &none)
+                            .unwrap(),
                         want,
                         "{} within {radius} of {lon},{lat}",
                         layer.id()
@@ -82,7 +86,8 @@ fn within_nearest_and_at_match_a_brute_force_scan() {
                 for k in [1, 3, 7] {
                     let want: Vec<Hit> = all.iter().take(k).cloned().collect();
                     assert_eq!(
-                        query::nearest(layer, lon, lat, k, None, f64::INFINITY),
+                        query::nearest(m.indexed(), lon, lat, k, None, f64::INFINITY, &none)
+                            .unwrap(),
                         want,
                         "{} {k} nearest {lon},{lat}",
                         layer.id()
@@ -92,14 +97,22 @@ fn within_nearest_and_at_match_a_brute_force_scan() {
                         .filter(|h| h.distance_m <= 1_500.0)
                         .cloned()
                         .collect();
-                    assert_eq!(query::nearest(layer, lon, lat, k, None, 1_500.0), capped);
+                    assert_eq!(
+                        query::nearest(m.indexed(), lon, lat, k, None, 1_500.0, &none).unwrap(),
+                        capped
+                    );
                 }
                 let point = Point::new(lon, lat);
                 let want: Vec<usize> = (0..layer.features.len())
-                    .filter(|&i| layer.features[i].lonlat.intersects(&point))
+                    .filter(|&i| {
+                        layer.features[i]
+                            .geometry
+                            .as_ref()
+                            .is_some_and(|g| g.intersects(&point))
+                    })
                     .collect();
                 assert_eq!(
-                    query::at(layer, lon, lat, None),
+                    query::at(m.indexed(), lon, lat, None, &none).unwrap(),
                     want,
                     "{} at {lon},{lat}",
                     layer.id()
@@ -111,10 +124,18 @@ fn within_nearest_and_at_match_a_brute_force_scan() {
 
 #[test]
 fn filtered_queries_and_near_match_a_brute_force_scan() {
-    let catalog = Catalog::load_dir(&root().join("geodata")).unwrap();
-    let infra = catalog.layer("infrastructure").unwrap();
-    let zones = catalog.layer("zones").unwrap();
-    let junctions = Filter::new("kind = 'motorway_junction'", FilterLang::Text, infra).unwrap();
+    let none = Cancel::new();
+    let catalog = load(&root().join("geodata"));
+    let infra_m = memory(&catalog, "infrastructure");
+    let zones_m = memory(&catalog, "zones");
+    let (infra, zones) = (&infra_m.data, &zones_m.data);
+    let junctions = Filter::new(
+        "kind = 'motorway_junction'",
+        FilterLang::Text,
+        &Schema::of_layer(infra),
+    )
+    .unwrap();
+    let junctions = junctions.evaluator();
     for (lon, lat) in sample_points(&catalog, 20) {
         let all = brute(infra, lon, lat, Some(&junctions));
         let want: Vec<Hit> = all
@@ -123,24 +144,51 @@ fn filtered_queries_and_near_match_a_brute_force_scan() {
             .cloned()
             .collect();
         assert_eq!(
-            query::within(infra, lon, lat, 5_000.0, Some(&junctions), usize::MAX),
+            query::within(
+                infra_m.indexed(),
+                lon,
+                lat,
+                5_000.0,
+                Some(&junctions),
+                usize::MAX,
+                &none
+            )
+            .unwrap(),
             want
         );
         assert_eq!(
-            query::nearest(infra, lon, lat, 2, Some(&junctions), f64::INFINITY),
+            query::nearest(
+                infra_m.indexed(),
+                lon,
+                lat,
+                2,
+                Some(&junctions),
+                f64::INFINITY,
+                &none
+            )
+            .unwrap(),
             all[..2].to_vec()
         );
     }
     for d in [500.0, 2_000.0, 5_000.0] {
-        let got = query::near(zones, None, infra, Some(&junctions), d);
+        let got = query::near(
+            zones_m.indexed(),
+            None,
+            infra_m.indexed(),
+            Some(&junctions),
+            d,
+            usize::MAX,
+            &none,
+        )
+        .unwrap();
         let mut want = Vec::new();
-        for (i, z) in zones.features.iter().enumerate() {
+        for i in 0..zones.features.len() {
             let best = infra
                 .features
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| junctions.matches(t))
-                .map(|(j, t)| (distance_m(&z.lonlat, &t.lonlat), j))
+                .map(|(j, _)| (distance_m(lonlat(zones, i), lonlat(infra, j)), j))
                 .filter(|(dist, _)| *dist <= d)
                 .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             if let Some((dist, j)) = best {
@@ -169,21 +217,19 @@ fn filtered_queries_and_near_match_a_brute_force_scan() {
 #[test]
 fn distances_agree_with_postgis() {
     let db = std::env::var("TERRIL_PG_DB").unwrap_or_else(|_| "terril_test".into());
-    let catalog = Catalog::load_dir(&root().join("geodata")).unwrap();
+    let catalog = load(&root().join("geodata"));
     let points = sample_points(&catalog, 12);
     let mut rows = Vec::new();
     let mut ours = Vec::new();
     for (lon, lat) in &points {
         let p: Geometry<f64> = Point::new(*lon, *lat).into();
-        for layer in catalog.layers() {
-            for f in &layer.features {
-                let wkt = wkt::ToWkt::wkt_string(&f.lonlat);
+        for m in memory_layers(&catalog) {
+            let layer = &m.data;
+            for (i, f) in layer.features.iter().enumerate() {
+                let g = lonlat(layer, i);
+                let wkt = wkt::ToWkt::wkt_string(g);
                 rows.push(format!("({}, 'POINT({lon} {lat})', '{wkt}')", ours.len()));
-                ours.push((
-                    distance_m(&p, &f.lonlat),
-                    layer.id().to_owned(),
-                    f.id.clone(),
-                ));
+                ours.push((distance_m(&p, g), layer.id().to_owned(), f.id.to_string()));
             }
         }
     }
@@ -548,11 +594,16 @@ async fn ogc_api_features_pages_filters_and_describes() {
         "limit",
     )
     .await;
+    // West east of east: a box across the antimeridian, which holds no commune of the Artois.
+    let across = json(&server, "/collections/communes/items?bbox=10,50,2,51").await;
+    assert_eq!(across["numberMatched"], 0);
+    let across = json(&server, "/collections/communes/items?bbox=2.0,50,-170,51").await;
+    assert_eq!(across["numberMatched"], 115, "east of 2° and west of -170° holds them all");
     expect_400(
         &server,
-        "/collections/communes/items?bbox=3,50,2,51",
+        "/collections/communes/items?bbox=3,51,4,50",
         "invalid_bbox",
-        "west",
+        "south",
     )
     .await;
     expect_400(
@@ -652,7 +703,7 @@ async fn gdal_reads_every_collection_through_ogc_api_features() {
     })
     .await
     .unwrap();
-    let catalog = Catalog::load_dir(&root().join("geodata")).unwrap();
+    let catalog = load(&root().join("geodata"));
     for layer in catalog.layers() {
         assert!(
             listing.contains(&format!(": {} (title:", layer.id())),
@@ -678,8 +729,8 @@ async fn gdal_reads_every_collection_through_ogc_api_features() {
             .filter(|l| l.starts_with("OGRFeature("))
             .count();
         assert_eq!(
-            count,
-            layer.features.len(),
+            count as u64,
+            layer.info.count.unwrap(),
             "{}: GDAL read {count}",
             layer.id()
         );

@@ -4,8 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use geo::{Coord, Geometry, MapCoords};
 use serde_json::Value;
-use terril::layer::Catalog;
+use terril::data::{DataFolder, Layer};
+use terril::mercator::lonlat_to_mercator;
+use terril::source::{Catalog, MemoryLayer};
 use terril::{AppState, ServerOptions};
 use tokio::sync::oneshot;
 
@@ -53,9 +56,54 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Loads the catalog of a data folder.
+pub fn load(dir: &Path) -> Catalog {
+    Catalog::load(&DataFolder::Dir(dir.to_path_buf()))
+        .unwrap_or_else(|e| panic!("{} loads: {e}", dir.display()))
+}
+
+/// The in-memory layer `id` of a catalog.
+pub fn memory<'a>(catalog: &'a Catalog, id: &str) -> &'a MemoryLayer {
+    catalog
+        .layer(id)
+        .unwrap_or_else(|| panic!("no layer {id}"))
+        .as_memory()
+        .expect("an in-memory layer")
+}
+
+/// Every in-memory layer of a catalog.
+pub fn memory_layers(catalog: &Catalog) -> Vec<&MemoryLayer> {
+    catalog
+        .layers()
+        .iter()
+        .filter_map(|l| l.as_memory())
+        .collect()
+}
+
+/// The lon/lat geometry of feature `i`.
+pub fn lonlat(layer: &Layer, i: usize) -> &Geometry<f64> {
+    layer.features[i]
+        .geometry
+        .as_ref()
+        .expect("a located feature")
+}
+
+/// A lon/lat geometry in EPSG:3857.
+pub fn to_mercator(g: &Geometry<f64>) -> Geometry<f64> {
+    g.map_coords(|c| {
+        let (x, y) = lonlat_to_mercator(c.x, c.y);
+        Coord { x, y }
+    })
+}
+
+/// Property `key` of feature `i` as JSON (null when absent).
+pub fn prop(layer: &Layer, i: usize, key: &str) -> Value {
+    layer.property(i, key).map_or(Value::Null, |v| v.to_json())
+}
+
 /// Starts a server on 127.0.0.1:0 over the data in `dir`.
 pub async fn start_with(dir: &Path, cache_mb: u64, options: ServerOptions) -> Server {
-    let catalog = Catalog::load_dir(dir).expect("fixtures load");
+    let catalog = load(dir);
     start_state(AppState::new(catalog, cache_mb * 1024 * 1024, options)).await
 }
 

@@ -3,8 +3,8 @@
 
 use geo::{Area, BooleanOps, Coord, LineString, MultiPolygon, Polygon, Rect};
 use serde_json::Value;
-use terril::layer::Catalog;
 use terril::mercator::TileCoord;
+use terril::source::Catalog;
 use terril::tile::TileFrame;
 
 use crate::support::{
@@ -150,7 +150,7 @@ pub fn assert_iou(
     decoded: &Value,
     min_iou: f64,
 ) -> usize {
-    let layer = catalog.layer(layer_id).expect("layer");
+    let layer = &crate::support::memory(catalog, layer_id).data;
     let frame = TileFrame::new(coord);
     let bounds: Rect<f64> = coord.bounds();
     let tile_poly = bounds.to_polygon();
@@ -160,16 +160,13 @@ pub fn assert_iou(
     };
     for f in features {
         let id = crate::support::feature_id(f);
-        let source = layer
-            .features
-            .iter()
-            .find(|s| s.id == id)
-            .expect("source feature");
-        let source_mp: MultiPolygon<f64> = match &source.mercator {
-            geo::Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
-            geo::Geometry::MultiPolygon(mp) => mp.clone(),
-            _ => continue,
-        };
+        let source = layer.position_of(&id).expect("source feature");
+        let source_mp: MultiPolygon<f64> =
+            match crate::support::to_mercator(crate::support::lonlat(layer, source)) {
+                geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+                geo::Geometry::MultiPolygon(mp) => mp,
+                _ => continue,
+            };
         let expected = source_mp.intersection(&MultiPolygon(vec![tile_poly.clone()]));
         let got = MultiPolygon(
             polygons(f)
@@ -203,7 +200,7 @@ pub fn assert_iou(
 #[tokio::test]
 async fn decoded_polygons_overlap_their_source() {
     let server = start_fixtures().await;
-    let catalog = Catalog::load_dir(&fixtures()).unwrap();
+    let catalog = crate::support::load(&fixtures());
     let mut checked = 0;
     for (lon, lat) in [(0.25, 0.25), (0.5, 0.2), (0.0, 0.0), (0.52, 0.2)] {
         let c = TileCoord::containing(lon, lat, 12);

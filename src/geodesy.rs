@@ -65,7 +65,7 @@ impl LocalPlane {
 ///
 /// ```
 /// use geo::Point;
-/// use terril::query::distance::geodesic_m;
+/// use terril::geodesy::geodesic_m;
 /// // Gare de Lens to Gare de Béthune: 16.69 km as the crow flies (PostGIS agrees to the mm).
 /// let d = geodesic_m(Point::new(2.8270, 50.4277), Point::new(2.6427, 50.5208));
 /// assert!((d - 16_685.90).abs() < 0.01, "{d}");
@@ -79,7 +79,7 @@ pub fn geodesic_m(a: Point<f64>, b: Point<f64>) -> f64 {
 ///
 /// ```
 /// use geo::{Geometry, Point, polygon};
-/// use terril::query::distance::distance_m;
+/// use terril::geodesy::distance_m;
 /// let square: Geometry<f64> = polygon![(x: 2.80, y: 50.40), (x: 2.82, y: 50.40), (x: 2.82, y: 50.42), (x: 2.80, y: 50.42)].into();
 /// assert_eq!(distance_m(&Point::new(2.81, 50.41).into(), &square), 0.0);
 /// // 0.01° of longitude east of the square at 50.41° N: about 710 m.

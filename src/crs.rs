@@ -1,0 +1,195 @@
+//! Coordinate reference systems offered for output and input (OGC API – Features Part 2):
+//! CRS84 (lon/lat, the default), EPSG:4326 (the same datum with latitude first), EPSG:3857
+//! (Web Mercator, metres) and EPSG:2154 (RGF93 v1 / Lambert-93, metres: what French planners
+//! work in).
+//!
+//! Lambert-93 comes from `proj4rs` (a pure-Rust port of PROJ's projections); RGF93 and WGS84
+//! are taken as the same datum, as PROJ does without a grid (they differ by centimetres).
+
+use std::sync::LazyLock;
+
+use geo::{Coord, Geometry, MapCoords};
+use proj4rs::proj::Proj;
+
+use crate::mercator::{lonlat_to_mercator, mercator_to_lonlat};
+
+/// A supported coordinate reference system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Crs {
+    /// OGC CRS84: WGS84 longitude, latitude (degrees).
+    #[default]
+    Crs84,
+    /// EPSG:4326: WGS84 latitude, longitude (degrees), axis order as the EPSG registry says.
+    Epsg4326,
+    /// EPSG:3857: Web Mercator x, y (metres).
+    Epsg3857,
+    /// EPSG:2154: RGF93 v1 / Lambert-93 easting, northing (metres).
+    Epsg2154,
+}
+
+/// The PROJ definition of Lambert-93.
+pub const LAMBERT93: &str = "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 \
+     +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs";
+
+static LAMBERT: LazyLock<Proj> =
+    LazyLock::new(|| Proj::from_proj_string(LAMBERT93).expect("a valid PROJ string"));
+static WGS84: LazyLock<Proj> = LazyLock::new(|| {
+    Proj::from_proj_string("+proj=longlat +ellps=WGS84 +datum=WGS84 +no_defs")
+        .expect("a valid PROJ string")
+});
+
+impl Crs {
+    /// Every supported CRS.
+    pub const ALL: [Self; 4] = [Self::Crs84, Self::Epsg4326, Self::Epsg3857, Self::Epsg2154];
+
+    /// The CRS's URI.
+    #[must_use]
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Crs84 => "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            Self::Epsg4326 => "http://www.opengis.net/def/crs/EPSG/0/4326",
+            Self::Epsg3857 => "http://www.opengis.net/def/crs/EPSG/0/3857",
+            Self::Epsg2154 => "http://www.opengis.net/def/crs/EPSG/0/2154",
+        }
+    }
+
+    /// The SRID PostGIS knows it by.
+    #[must_use]
+    pub fn srid(self) -> i32 {
+        match self {
+            Self::Crs84 | Self::Epsg4326 => 4326,
+            Self::Epsg3857 => 3857,
+            Self::Epsg2154 => 2154,
+        }
+    }
+
+    /// Reads a CRS URI (also `EPSG:n` and the `[OGC:CRS84]` safe-CURIE forms).
+    ///
+    /// ```
+    /// use terril::crs::Crs;
+    /// assert_eq!(Crs::from_uri("http://www.opengis.net/def/crs/EPSG/0/2154"), Some(Crs::Epsg2154));
+    /// assert_eq!(Crs::from_uri("EPSG:4326"), Some(Crs::Epsg4326));
+    /// assert_eq!(Crs::from_uri("http://www.opengis.net/def/crs/EPSG/0/9999"), None);
+    /// ```
+    #[must_use]
+    pub fn from_uri(text: &str) -> Option<Self> {
+        let t = text.trim().trim_start_matches('[').trim_end_matches(']');
+        let t = t
+            .strip_prefix("https://")
+            .or_else(|| t.strip_prefix("http://"))
+            .map_or(t, |rest| rest);
+        match t {
+            "www.opengis.net/def/crs/OGC/1.3/CRS84" | "OGC:CRS84" | "CRS84" => Some(Self::Crs84),
+            "www.opengis.net/def/crs/EPSG/0/4326" | "EPSG:4326" => Some(Self::Epsg4326),
+            "www.opengis.net/def/crs/EPSG/0/3857" | "EPSG:3857" => Some(Self::Epsg3857),
+            "www.opengis.net/def/crs/EPSG/0/2154" | "EPSG:2154" => Some(Self::Epsg2154),
+            _ => None,
+        }
+    }
+
+    /// A lon/lat position in this CRS, in its axis order.
+    ///
+    /// ```
+    /// use geo::Coord;
+    /// use terril::crs::Crs;
+    /// // The Louvre-Lens in Lambert-93 (PROJ 9 gives 688 069.33, 7 043 432.73).
+    /// let c = Crs::Epsg2154.project(Coord { x: 2.8046, y: 50.4316 });
+    /// assert!((c.x - 688_069.33).abs() < 0.01 && (c.y - 7_043_432.73).abs() < 0.01, "{c:?}");
+    /// ```
+    #[must_use]
+    pub fn project(self, lonlat: Coord<f64>) -> Coord<f64> {
+        match self {
+            Self::Crs84 => lonlat,
+            Self::Epsg4326 => Coord {
+                x: lonlat.y,
+                y: lonlat.x,
+            },
+            Self::Epsg3857 => {
+                let (x, y) = lonlat_to_mercator(lonlat.x, lonlat.y);
+                Coord { x, y }
+            }
+            Self::Epsg2154 => {
+                let mut p = (lonlat.x.to_radians(), lonlat.y.to_radians(), 0.0);
+                match proj4rs::transform::transform(&WGS84, &LAMBERT, &mut p) {
+                    Ok(()) => Coord { x: p.0, y: p.1 },
+                    Err(_) => Coord {
+                        x: f64::NAN,
+                        y: f64::NAN,
+                    },
+                }
+            }
+        }
+    }
+
+    /// A position in this CRS back to lon/lat.
+    #[must_use]
+    pub fn unproject(self, c: Coord<f64>) -> Coord<f64> {
+        match self {
+            Self::Crs84 => c,
+            Self::Epsg4326 => Coord { x: c.y, y: c.x },
+            Self::Epsg3857 => {
+                let (x, y) = mercator_to_lonlat(c.x, c.y);
+                Coord { x, y }
+            }
+            Self::Epsg2154 => {
+                let mut p = (c.x, c.y, 0.0);
+                match proj4rs::transform::transform(&LAMBERT, &WGS84, &mut p) {
+                    Ok(()) => Coord {
+                        x: p.0.to_degrees(),
+                        y: p.1.to_degrees(),
+                    },
+                    Err(_) => Coord {
+                        x: f64::NAN,
+                        y: f64::NAN,
+                    },
+                }
+            }
+        }
+    }
+
+    /// A lon/lat geometry in this CRS.
+    #[must_use]
+    pub fn from_lonlat(self, g: &Geometry<f64>) -> Geometry<f64> {
+        if self == Self::Crs84 {
+            return g.clone();
+        }
+        g.map_coords(|c| self.project(c))
+    }
+
+    /// A geometry in this CRS in lon/lat.
+    #[must_use]
+    pub fn to_lonlat(self, g: &Geometry<f64>) -> Geometry<f64> {
+        if self == Self::Crs84 {
+            return g.clone();
+        }
+        g.map_coords(|c| self.unproject(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let lens = Coord {
+            x: 2.8319,
+            y: 50.4322,
+        };
+        for crs in Crs::ALL {
+            let back = crs.unproject(crs.project(lens));
+            assert!(
+                (back.x - lens.x).abs() < 1e-9 && (back.y - lens.y).abs() < 1e-9,
+                "{crs:?}"
+            );
+            assert_eq!(Crs::from_uri(crs.uri()), Some(crs));
+        }
+        assert_eq!(
+            Crs::Epsg4326.project(lens),
+            Coord {
+                x: 50.4322,
+                y: 2.8319
+            }
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! A layer prepared for tiles: geometry in EPSG:3857 (full and simplified per zoom), numeric
+//! MVT ids, label points, interned tile properties, and each feature's size for low-zoom
+//! generalization. Built once from a [`Layer`] when it loads.
+
+use geo::{Area, Coord, Euclidean, Geometry, InteriorPoint, Length, MapCoords};
+
+use super::encode::TileGeometry;
+use super::mvt::{LayerWriter, MvtValue, PropTable, PropTableBuilder};
+use super::simplify::ZoomGeometries;
+use super::{BUFFER, EXTENT, MIN_FEATURE_UNITS, TileFrame, clip::ClipBox, to_tile_geometry};
+use crate::cancel::{Cancel, Cancelled};
+use crate::data::{FieldType, Layer};
+use crate::filter::Evaluator;
+use crate::index::SpatialIndex;
+use crate::mercator::{TileCoord, lonlat_to_mercator};
+
+/// Features checked between two looks at the cancellation token.
+const CANCEL_EVERY: usize = 64;
+
+/// The tile side of a layer.
+#[derive(Debug)]
+pub struct TileLayer {
+    /// Full geometry per feature, EPSG:3857 (`None` for unlocated features).
+    mercator: Vec<Option<Geometry<f64>>>,
+    /// Simplified geometry per zoom.
+    zooms: ZoomGeometries,
+    /// Numeric MVT id per feature.
+    ids: Vec<u64>,
+    /// Whether the MVT ids are the GeoJSON ids themselves (all numeric, like INSEE codes);
+    /// when not, tiles also carry each feature's string id as the property `id`.
+    pub ids_are_numeric: bool,
+    /// One point inside each polygonal feature (EPSG:3857), for layers with a `label`.
+    labels: Option<Vec<Option<Coord<f64>>>>,
+    /// Area (m²) or length (m) in EPSG:3857 per feature: what generalization keeps first.
+    size: Vec<f32>,
+    props: PropTable,
+    /// Tags of feature `i`: `tags[offsets[i]..offsets[i + 1]]`.
+    tags: Vec<[u32; 2]>,
+    offsets: Vec<u32>,
+    label_tags: Vec<[u32; 2]>,
+    label_offsets: Vec<u32>,
+    /// Fields written into the feature layer, with their types.
+    pub fields: Vec<(String, FieldType)>,
+    /// Fields written into the label layer.
+    pub label_fields: Vec<(String, FieldType)>,
+}
+
+impl TileLayer {
+    /// Prepares a layer for tiles.
+    #[must_use]
+    pub fn build(layer: &Layer) -> Self {
+        let config = &layer.config;
+        let mercator: Vec<Option<Geometry<f64>>> = layer
+            .features
+            .iter()
+            .map(|f| {
+                f.geometry.as_ref().map(|g| {
+                    g.map_coords(|c| {
+                        let (x, y) = lonlat_to_mercator(c.x, c.y);
+                        Coord { x, y }
+                    })
+                })
+            })
+            .collect();
+        let refs: Vec<Option<&Geometry<f64>>> = mercator.iter().map(Option::as_ref).collect();
+        let zooms = ZoomGeometries::build(&refs, config.minzoom, config.maxzoom);
+        let size = mercator
+            .iter()
+            .map(|g| match g {
+                Some(g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => {
+                    g.unsigned_area() as f32
+                }
+                Some(Geometry::LineString(l)) => Euclidean.length(l) as f32,
+                Some(Geometry::MultiLineString(l)) => Euclidean.length(l) as f32,
+                _ => 0.0,
+            })
+            .collect();
+
+        // MVT ids are integers: the GeoJSON ids when they all are, else the 1-based position.
+        let numeric: Option<Vec<u64>> = layer
+            .features
+            .iter()
+            .map(|f| f.id.parse().ok().filter(|n: &u64| n.to_string() == *f.id))
+            .collect();
+        let ids_are_numeric = numeric.is_some();
+        let ids = numeric.unwrap_or_else(|| (1..=layer.features.len() as u64).collect());
+
+        let polygonal =
+            |g: &Geometry<f64>| matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
+        let labels =
+            (config.label.is_some() && mercator.iter().flatten().any(polygonal)).then(|| {
+                mercator
+                    .iter()
+                    .map(|g| match g {
+                        // The largest part of a multipolygon carries the label.
+                        Some(Geometry::MultiPolygon(mp)) => mp
+                            .iter()
+                            .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+                            .and_then(InteriorPoint::interior_point)
+                            .map(|p| p.0),
+                        Some(Geometry::Polygon(p)) => p.interior_point().map(|p| p.0),
+                        _ => None,
+                    })
+                    .collect()
+            });
+
+        // Tags, interned once.
+        let string_id = !ids_are_numeric && layer.key("id").is_none();
+        let mut builder = PropTableBuilder::default();
+        let id_key = string_id.then(|| builder.key("id"));
+        let label_key = config.label.as_deref().and_then(|l| layer.key(l));
+        let kept: Vec<Option<u32>> = layer
+            .keys
+            .iter()
+            .map(|k| config.keeps_in_tiles(k).then(|| builder.key(k)))
+            .collect();
+        let label_tile_key = config
+            .label
+            .as_deref()
+            .filter(|_| labels.is_some())
+            .map(|l| builder.key(l));
+        let mut tags = Vec::new();
+        let mut offsets = vec![0u32];
+        let mut label_tags = Vec::new();
+        let mut label_offsets = vec![0u32];
+        for f in &layer.features {
+            let id_tag = id_key.map(|k| [k, builder.value(&MvtValue::String(f.id.to_string()))]);
+            tags.extend(id_tag);
+            for (key, value) in f.properties.iter() {
+                if let (Some(k), Some(v)) = (kept[*key as usize], MvtValue::of(value)) {
+                    tags.push([k, builder.value(&v)]);
+                }
+            }
+            offsets.push(tags.len() as u32);
+            if labels.is_some() {
+                label_tags.extend(id_tag);
+                if let (Some(k), Some(v)) = (
+                    label_tile_key,
+                    label_key.and_then(|lk| f.get(lk)).and_then(MvtValue::of),
+                ) {
+                    label_tags.push([k, builder.value(&v)]);
+                }
+                label_offsets.push(label_tags.len() as u32);
+            }
+        }
+
+        let mut fields: Vec<(String, FieldType)> = Vec::new();
+        let mut label_fields: Vec<(String, FieldType)> = Vec::new();
+        if string_id {
+            fields.push(("id".into(), FieldType::String));
+            label_fields.push(("id".into(), FieldType::String));
+        }
+        for (name, t) in &layer.fields {
+            if config.keeps_in_tiles(name) {
+                fields.push((name.clone(), *t));
+            }
+        }
+        if let Some(label) = config.label.as_deref().filter(|_| labels.is_some())
+            && let Some(t) = layer.fields.get(label)
+        {
+            label_fields.push((label.to_owned(), *t));
+        }
+        Self {
+            mercator,
+            zooms,
+            ids,
+            ids_are_numeric,
+            labels,
+            size,
+            props: builder.finish(),
+            tags,
+            offsets,
+            label_tags,
+            label_offsets,
+            fields,
+            label_fields,
+        }
+    }
+
+    /// Whether the layer ships a `{id}_labels` point layer.
+    #[must_use]
+    pub fn has_labels(&self) -> bool {
+        self.labels.is_some()
+    }
+
+    /// The numeric MVT id of feature `i`.
+    #[must_use]
+    pub fn tile_id(&self, i: usize) -> u64 {
+        self.ids[i]
+    }
+
+    /// The geometry (EPSG:3857) feature `i` is drawn with at zoom `z`: simplified where that
+    /// zoom has a level, else full.
+    #[must_use]
+    pub fn geometry_at(&self, z: u8, i: usize) -> Option<&Geometry<f64>> {
+        self.mercator[i]
+            .as_ref()
+            .map(|full| self.zooms.get(z, i, full))
+    }
+
+    /// The zooms holding simplified geometry.
+    pub fn simplified_zooms(&self) -> impl Iterator<Item = u8> + '_ {
+        self.zooms.simplified_zooms()
+    }
+
+    fn tags(&self, i: usize) -> &[[u32; 2]] {
+        &self.tags[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    fn label_tags(&self, i: usize) -> &[[u32; 2]] {
+        &self.label_tags[self.label_offsets[i] as usize..self.label_offsets[i + 1] as usize]
+    }
+}
+
+/// What to draw of one in-memory layer in a tile.
+#[derive(Clone, Copy)]
+pub struct LayerTile<'a> {
+    /// The features.
+    pub layer: &'a Layer,
+    /// Their tile side.
+    pub tiles: &'a TileLayer,
+    /// Their index.
+    pub index: &'a SpatialIndex,
+    /// A CQL2 filter's evaluator; `None` keeps every feature.
+    pub filter: Option<&'a Evaluator<'a>>,
+}
+
+/// Renders one layer (and its label layer) of tile `coord`, appending the MVT layer messages
+/// to `out`. Returns whether any feature was written; stops with [`Cancelled`] when the token
+/// says so.
+pub fn render_layer(
+    request: LayerTile<'_>,
+    coord: TileCoord,
+    cancel: &Cancel,
+    out: &mut Vec<u8>,
+) -> Result<bool, Cancelled> {
+    let LayerTile {
+        layer,
+        tiles,
+        index,
+        filter,
+    } = request;
+    let config = &layer.config;
+    if !config.shows_at(coord.z) {
+        return Ok(false);
+    }
+    let frame = TileFrame::new(coord);
+    let clip_box = ClipBox::buffered(EXTENT, BUFFER);
+    let min_size_m = MIN_FEATURE_UNITS / frame.scale();
+    let mut candidates: Vec<usize> = Vec::new();
+    for (n, (i, envelope)) in index
+        .intersecting_with_envelopes(frame.buffered_area())
+        .enumerate()
+    {
+        if n.is_multiple_of(CANCEL_EVERY) {
+            cancel.check()?;
+        }
+        let is_point = matches!(
+            tiles.mercator[i],
+            Some(Geometry::Point(_) | Geometry::MultiPoint(_))
+        );
+        if !is_point && envelope.width() < min_size_m && envelope.height() < min_size_m {
+            continue;
+        }
+        if filter.is_some_and(|f| !f.matches(&layer.features[i])) {
+            continue;
+        }
+        candidates.push(i);
+    }
+    let generalize = config.generalize.filter(|g| g.applies_at(coord.z));
+    match generalize {
+        // Largest first, then file order.
+        Some(g) => {
+            candidates
+                .sort_unstable_by(|&a, &b| tiles.size[b].total_cmp(&tiles.size[a]).then(a.cmp(&b)));
+            candidates.truncate(g.max_features);
+        }
+        // File order is drawing order.
+        None => candidates.sort_unstable(),
+    }
+    let budget = generalize.map_or(usize::MAX, |g| g.max_tile_bytes());
+    let mut features = LayerWriter::new(&tiles.props);
+    let mut labels = LayerWriter::new(&tiles.props);
+    for (n, &i) in candidates.iter().enumerate() {
+        if n.is_multiple_of(CANCEL_EVERY) {
+            cancel.check()?;
+        }
+        let Some(full) = &tiles.mercator[i] else {
+            continue;
+        };
+        let geometry = tiles.zooms.get(coord.z, i, full);
+        let Some(geometry) = to_tile_geometry(geometry, &frame, clip_box) else {
+            continue;
+        };
+        if features.byte_len() + labels.byte_len() + out.len() > budget {
+            break;
+        }
+        features.add(tiles.ids[i], &geometry, tiles.tags(i));
+        if let Some(point) = tiles.labels.as_ref().and_then(|l| l[i]) {
+            let c = frame.to_tile(point);
+            if clip_box.contains(c) {
+                let p = [c.x.round() as i32, c.y.round() as i32];
+                labels.add(
+                    tiles.ids[i],
+                    &TileGeometry::Points(vec![p]),
+                    tiles.label_tags(i),
+                );
+            }
+        }
+    }
+    let any = features.feature_count() > 0;
+    features.finish(layer.id(), EXTENT, out);
+    labels.finish(&config.label_layer_name(), EXTENT, out);
+    Ok(any)
+}
