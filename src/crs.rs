@@ -92,9 +92,10 @@ impl Crs {
     /// ```
     /// use geo::Coord;
     /// use terril::crs::Crs;
-    /// // The Louvre-Lens in Lambert-93 (PROJ 9 gives 688 069.33, 7 043 432.73).
+    /// // A point in Lens in Lambert-93: PROJ 9.1 (`cs2cs EPSG:4326 EPSG:2154`) gives
+    /// // 686 096.5307, 7 037 137.1166.
     /// let c = Crs::Epsg2154.project(Coord { x: 2.8046, y: 50.4316 });
-    /// assert!((c.x - 688_069.33).abs() < 0.01 && (c.y - 7_043_432.73).abs() < 0.01, "{c:?}");
+    /// assert!((c.x - 686_096.5307).abs() < 0.001 && (c.y - 7_037_137.1166).abs() < 0.001, "{c:?}");
     /// ```
     #[must_use]
     pub fn project(self, lonlat: Coord<f64>) -> Coord<f64> {

@@ -39,7 +39,13 @@ impl std::fmt::Display for SyntaxError {
 ///
 /// ```
 /// let e = terril::filter::text::parse("theme = 'MEMOIRE' AND NOT population < 1000").unwrap();
-/// assert_eq!(e.to_text().unwrap(), "(theme = 'MEMOIRE' AND NOT (population < 1000))");
+/// assert_eq!(
+///     e.to_value().unwrap(),
+///     serde_json::json!({"op": "and", "args": [
+///         {"op": "=", "args": [{"property": "theme"}, "MEMOIRE"]},
+///         {"op": "not", "args": [{"op": "<", "args": [{"property": "population"}, 1000.0]}]},
+///     ]})
+/// );
 /// ```
 pub fn parse(text: &str) -> Result<Expr, SyntaxError> {
     let tokens = tokenize(text)?;

@@ -234,7 +234,9 @@ pub async fn sprite(
     }
     let sheet = state
         .pool()
-        .run(state.ctx().cancel, move |_| Ok(sprites::sheet(retina).cloned()))
+        .run(state.ctx().cancel, move |_| {
+            Ok(sprites::sheet(retina).cloned())
+        })
         .await
         .map_err(crate::source::SourceError::from)?
         .map_err(ApiError::internal)?;

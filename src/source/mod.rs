@@ -563,9 +563,17 @@ impl Catalog {
                         problem,
                     })?;
                     hasher.update(&bytes);
-                    let layer = LayerSource::memory(layer_config, &file, &bytes)?;
+                    let data = crate::data::Layer::from_geojson(layer_config, &file, &bytes)?;
+                    // The text is no longer needed while the layer is indexed and prepared.
                     drop(bytes);
-                    layers.push(Arc::new(layer));
+                    if data.clamped > 0 {
+                        tracing::warn!(
+                            file,
+                            clamped = data.clamped,
+                            "coordinates a rounding hair past ±180° / ±90° were clamped onto the range"
+                        );
+                    }
+                    layers.push(Arc::new(LayerSource::from_memory(MemoryLayer::build(data))));
                 }
                 LayerKind::Postgis | LayerKind::Archive => {
                     return Err(LoadError {

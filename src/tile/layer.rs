@@ -6,8 +6,8 @@ use geo::{Area, Coord, Euclidean, Geometry, InteriorPoint, Length, MapCoords};
 
 use super::encode::TileGeometry;
 use super::mvt::{LayerWriter, MvtValue, PropTable, PropTableBuilder};
-use super::simplify::ZoomGeometries;
-use super::{BUFFER, EXTENT, MIN_FEATURE_UNITS, TileFrame, clip::ClipBox, to_tile_geometry};
+use super::shapes::{Scratch, Shapes};
+use super::{BUFFER, EXTENT, MIN_FEATURE_UNITS, TileFrame, clip::ClipBox};
 use crate::cancel::{Cancel, Cancelled};
 use crate::data::{FieldType, Layer};
 use crate::filter::Evaluator;
@@ -20,10 +20,8 @@ const CANCEL_EVERY: usize = 64;
 /// The tile side of a layer.
 #[derive(Debug)]
 pub struct TileLayer {
-    /// Full geometry per feature, EPSG:3857 (`None` for unlocated features).
-    mercator: Vec<Option<Geometry<f64>>>,
-    /// Simplified geometry per zoom.
-    zooms: ZoomGeometries,
+    /// The geometry, EPSG:3857, drawable at any zoom.
+    shapes: Shapes,
     /// Numeric MVT id per feature.
     ids: Vec<u64>,
     /// Whether the MVT ids are the GeoJSON ids themselves (all numeric, like INSEE codes);
@@ -45,36 +43,65 @@ pub struct TileLayer {
     pub label_fields: Vec<(String, FieldType)>,
 }
 
+/// A lon/lat geometry in EPSG:3857.
+fn project(g: &Geometry<f64>) -> Geometry<f64> {
+    g.map_coords(to_mercator)
+}
+
+fn to_mercator(c: Coord<f64>) -> Coord<f64> {
+    let (x, y) = lonlat_to_mercator(c.x, c.y);
+    Coord { x, y }
+}
+
 impl TileLayer {
     /// Prepares a layer for tiles.
     #[must_use]
     pub fn build(layer: &Layer) -> Self {
         let config = &layer.config;
-        let mercator: Vec<Option<Geometry<f64>>> = layer
-            .features
-            .iter()
-            .map(|f| {
-                f.geometry.as_ref().map(|g| {
-                    g.map_coords(|c| {
-                        let (x, y) = lonlat_to_mercator(c.x, c.y);
-                        Coord { x, y }
-                    })
-                })
-            })
-            .collect();
-        let refs: Vec<Option<&Geometry<f64>>> = mercator.iter().map(Option::as_ref).collect();
-        let zooms = ZoomGeometries::build(&refs, config.minzoom, config.maxzoom);
-        let size = mercator
-            .iter()
-            .map(|g| match g {
+        // Sizes and label points, one feature projected at a time.
+        let wants_labels = config.label.is_some()
+            && layer.features.iter().any(|f| {
+                matches!(
+                    f.geometry,
+                    Some(Geometry::Polygon(_) | Geometry::MultiPolygon(_))
+                )
+            });
+        let mut size: Vec<f32> = Vec::with_capacity(layer.features.len());
+        let mut label_points: Vec<Option<Coord<f64>>> = Vec::new();
+        for f in &layer.features {
+            let g = f.geometry.as_ref().map(project);
+            size.push(match &g {
                 Some(g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => {
                     g.unsigned_area() as f32
                 }
                 Some(Geometry::LineString(l)) => Euclidean.length(l) as f32,
                 Some(Geometry::MultiLineString(l)) => Euclidean.length(l) as f32,
                 _ => 0.0,
-            })
-            .collect();
+            });
+            if wants_labels {
+                label_points.push(match &g {
+                    // The largest part of a multipolygon carries the label.
+                    Some(Geometry::MultiPolygon(mp)) => mp
+                        .iter()
+                        .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+                        .and_then(InteriorPoint::interior_point)
+                        .map(|p| p.0),
+                    Some(Geometry::Polygon(p)) => p.interior_point().map(|p| p.0),
+                    _ => None,
+                });
+            }
+        }
+        let labels = wants_labels.then_some(label_points);
+        let shapes = Shapes::build(
+            &layer
+                .features
+                .iter()
+                .map(|f| f.geometry.as_ref())
+                .collect::<Vec<_>>(),
+            project,
+            config.minzoom,
+            config.maxzoom,
+        );
 
         // MVT ids are integers: the GeoJSON ids when they all are, else the 1-based position.
         let numeric: Option<Vec<u64>> = layer
@@ -84,25 +111,6 @@ impl TileLayer {
             .collect();
         let ids_are_numeric = numeric.is_some();
         let ids = numeric.unwrap_or_else(|| (1..=layer.features.len() as u64).collect());
-
-        let polygonal =
-            |g: &Geometry<f64>| matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
-        let labels =
-            (config.label.is_some() && mercator.iter().flatten().any(polygonal)).then(|| {
-                mercator
-                    .iter()
-                    .map(|g| match g {
-                        // The largest part of a multipolygon carries the label.
-                        Some(Geometry::MultiPolygon(mp)) => mp
-                            .iter()
-                            .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
-                            .and_then(InteriorPoint::interior_point)
-                            .map(|p| p.0),
-                        Some(Geometry::Polygon(p)) => p.interior_point().map(|p| p.0),
-                        _ => None,
-                    })
-                    .collect()
-            });
 
         // Tags, interned once.
         let string_id = !ids_are_numeric && layer.key("id").is_none();
@@ -161,8 +169,7 @@ impl TileLayer {
             label_fields.push((label.to_owned(), *t));
         }
         Self {
-            mercator,
-            zooms,
+            shapes,
             ids,
             ids_are_numeric,
             labels,
@@ -189,18 +196,16 @@ impl TileLayer {
         self.ids[i]
     }
 
-    /// The geometry (EPSG:3857) feature `i` is drawn with at zoom `z`: simplified where that
-    /// zoom has a level, else full.
+    /// The geometry (EPSG:3857) feature `i` is drawn with at zoom `z`.
     #[must_use]
-    pub fn geometry_at(&self, z: u8, i: usize) -> Option<&Geometry<f64>> {
-        self.mercator[i]
-            .as_ref()
-            .map(|full| self.zooms.get(z, i, full))
+    pub fn geometry_at(&self, z: u8, i: usize) -> Option<Geometry<f64>> {
+        self.shapes.geometry_at(i, z)
     }
 
-    /// The zooms holding simplified geometry.
-    pub fn simplified_zooms(&self) -> impl Iterator<Item = u8> + '_ {
-        self.zooms.simplified_zooms()
+    /// The stored geometry.
+    #[must_use]
+    pub fn shapes(&self) -> &Shapes {
+        &self.shapes
     }
 
     fn tags(&self, i: usize) -> &[[u32; 2]] {
@@ -255,10 +260,7 @@ pub fn render_layer(
         if n.is_multiple_of(CANCEL_EVERY) {
             cancel.check()?;
         }
-        let is_point = matches!(
-            tiles.mercator[i],
-            Some(Geometry::Point(_) | Geometry::MultiPoint(_))
-        );
+        let is_point = tiles.shapes.is_point(i);
         if !is_point && envelope.width() < min_size_m && envelope.height() < min_size_m {
             continue;
         }
@@ -281,15 +283,15 @@ pub fn render_layer(
     let budget = generalize.map_or(usize::MAX, |g| g.max_tile_bytes());
     let mut features = LayerWriter::new(&tiles.props);
     let mut labels = LayerWriter::new(&tiles.props);
+    let mut scratch = Scratch::default();
     for (n, &i) in candidates.iter().enumerate() {
         if n.is_multiple_of(CANCEL_EVERY) {
             cancel.check()?;
         }
-        let Some(full) = &tiles.mercator[i] else {
-            continue;
-        };
-        let geometry = tiles.zooms.get(coord.z, i, full);
-        let Some(geometry) = to_tile_geometry(geometry, &frame, clip_box) else {
+        let Some(geometry) = tiles
+            .shapes
+            .tile_geometry(i, coord.z, &frame, clip_box, &mut scratch)
+        else {
             continue;
         };
         if features.byte_len() + labels.byte_len() + out.len() > budget {

@@ -9,13 +9,12 @@ pub mod clip;
 pub mod encode;
 pub mod layer;
 pub mod mvt;
+pub mod shapes;
 pub mod simplify;
 
-use geo::{Coord, Geometry, Rect};
+use geo::{Coord, Rect};
 
 use crate::mercator::{TileCoord, tile_size_m};
-use clip::{ClipBox, clip_line, clip_ring};
-use encode::{TileGeometry, quantize_line, quantize_ring};
 
 pub use layer::{LayerTile, TileLayer, render_layer};
 
@@ -79,58 +78,5 @@ impl TileFrame {
         let b = f64::from(BUFFER);
         let e = f64::from(EXTENT);
         Rect::new(self.to_mercator(-b, e + b), self.to_mercator(e + b, -b))
-    }
-}
-
-/// Projects, clips and quantizes a geometry (EPSG:3857) into a tile; `None` if nothing is left.
-#[must_use]
-pub fn to_tile_geometry(
-    geometry: &Geometry<f64>,
-    frame: &TileFrame,
-    clip_box: ClipBox,
-) -> Option<TileGeometry> {
-    let project =
-        |cs: &[Coord<f64>]| -> Vec<Coord<f64>> { cs.iter().map(|&c| frame.to_tile(c)).collect() };
-    let points = |cs: &mut dyn Iterator<Item = Coord<f64>>| -> Option<TileGeometry> {
-        let mut pts: Vec<[i32; 2]> = cs
-            .map(|c| frame.to_tile(c))
-            .filter(|c| clip_box.contains(*c))
-            .map(|c| [c.x.round() as i32, c.y.round() as i32])
-            .collect();
-        pts.dedup();
-        (!pts.is_empty()).then_some(TileGeometry::Points(pts))
-    };
-    let lines = |ls: &mut dyn Iterator<Item = &geo::LineString<f64>>| -> Option<TileGeometry> {
-        let out: Vec<Vec<[i32; 2]>> = ls
-            .flat_map(|l| clip_line(&project(&l.0), clip_box))
-            .filter_map(|piece| quantize_line(&piece))
-            .collect();
-        (!out.is_empty()).then_some(TileGeometry::Lines(out))
-    };
-    let polygon = |p: &geo::Polygon<f64>| -> Option<Vec<Vec<[i32; 2]>>> {
-        let exterior = quantize_ring(&clip_ring(&project(&p.exterior().0), clip_box), true)?;
-        let mut rings = vec![exterior];
-        rings.extend(
-            p.interiors()
-                .iter()
-                .filter_map(|hole| quantize_ring(&clip_ring(&project(&hole.0), clip_box), false)),
-        );
-        Some(rings)
-    };
-    match geometry {
-        Geometry::Point(p) => points(&mut std::iter::once(p.0)),
-        Geometry::MultiPoint(mp) => points(&mut mp.iter().map(|p| p.0)),
-        Geometry::LineString(l) => lines(&mut std::iter::once(l)),
-        Geometry::MultiLineString(ml) => lines(&mut ml.iter()),
-        Geometry::Polygon(p) => polygon(p).map(|rings| TileGeometry::Polygons(vec![rings])),
-        Geometry::MultiPolygon(mp) => {
-            let out: Vec<_> = mp.iter().filter_map(polygon).collect();
-            (!out.is_empty()).then_some(TileGeometry::Polygons(out))
-        }
-        // The loader accepts none of these.
-        Geometry::Line(_)
-        | Geometry::Rect(_)
-        | Geometry::Triangle(_)
-        | Geometry::GeometryCollection(_) => None,
     }
 }

@@ -598,7 +598,10 @@ async fn ogc_api_features_pages_filters_and_describes() {
     let across = json(&server, "/collections/communes/items?bbox=10,50,2,51").await;
     assert_eq!(across["numberMatched"], 0);
     let across = json(&server, "/collections/communes/items?bbox=2.0,50,-170,51").await;
-    assert_eq!(across["numberMatched"], 115, "east of 2° and west of -170° holds them all");
+    assert_eq!(
+        across["numberMatched"], 115,
+        "east of 2° and west of -170° holds them all"
+    );
     expect_400(
         &server,
         "/collections/communes/items?bbox=3,51,4,50",
