@@ -1,5 +1,6 @@
 //! Build steps: rebuild when the embedded data, styles or map app change, and fetch MapLibre GL
-//! JS from the npm registry (pinned by `web/package-lock.json`) into `OUT_DIR/maplibre`.
+//! JS from the npm registry (pinned by `web/package-lock.json`) into `OUT_DIR/maplibre`, with
+//! brotli (quality 11) and gzip copies of each file so that the server never compresses them.
 //!
 //! Without npm the build still succeeds: `TERRIL_MAPLIBRE_MISSING` carries the reason and the
 //! server shows it on the map page instead of a broken map.
@@ -32,6 +33,12 @@ fn main() {
         println!("cargo:rerun-if-env-changed=PATH");
         for file in FILES.iter().chain(&["LICENSE.txt"]) {
             std::fs::write(out.join(file), b"").expect("OUT_DIR is writable");
+        }
+        for file in FILES {
+            for ext in ["br", "gz"] {
+                std::fs::write(out.join(format!("{file}.{ext}")), b"")
+                    .expect("OUT_DIR is writable");
+            }
         }
     }
 }
@@ -67,9 +74,33 @@ fn fetch_maplibre(out: &Path) -> Result<(), String> {
         dist = npm_dir.join("node_modules/maplibre-gl/dist");
     }
     for file in FILES {
-        std::fs::copy(dist.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        let bytes = std::fs::read(dist.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        std::fs::write(out.join(file), &bytes).map_err(|e| format!("{file}: {e}"))?;
+        std::fs::write(out.join(format!("{file}.br")), brotli(&bytes))
+            .map_err(|e| format!("{file}.br: {e}"))?;
+        std::fs::write(out.join(format!("{file}.gz")), gzip(&bytes))
+            .map_err(|e| format!("{file}.gz: {e}"))?;
     }
     std::fs::copy(dist.join("../LICENSE.txt"), out.join("LICENSE.txt"))
         .map_err(|e| format!("LICENSE.txt: {e}"))?;
     Ok(())
+}
+
+/// Brotli at its best quality (the files change only with the pinned MapLibre version).
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(bytes.len() / 3);
+    {
+        let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    }
+    out
+}
+
+/// Gzip at its best level.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
 }

@@ -2,6 +2,7 @@
 //! passes: the guard (URI and body limits), metrics, CORS; compression only on the routes
 //! whose answers are computed (tiles and static assets are stored compressed).
 
+pub mod assets;
 mod catalog;
 pub mod error;
 pub mod features;
@@ -105,6 +106,7 @@ struct Shared {
     tiles: TileCache,
     filters: moka::sync::Cache<FilterKey, Result<Arc<Filter>, FilterError>>,
     glyphs: Arc<GlyphCache>,
+    assets: assets::Assets,
     metrics: Metrics,
     options: ServerOptions,
     headers: Headers,
@@ -173,6 +175,7 @@ impl AppState {
                 tiles: TileCache::new(cache_bytes),
                 filters: moka::sync::Cache::new(4096),
                 glyphs: Arc::default(),
+                assets: assets::Assets::default(),
                 metrics,
                 headers: Headers {
                     cache_control: HeaderValue::from_str(&options.cache_control)
@@ -215,6 +218,7 @@ impl AppState {
                 self.inner.catalog.store(Arc::new(catalog));
                 self.inner.tiles.clear();
                 self.inner.filters.invalidate_all();
+                self.inner.assets.forget_data();
                 status.loaded_at = Some(SystemTime::now());
                 status.loads += 1;
                 status.last_error = None;
@@ -274,6 +278,20 @@ impl AppState {
     #[must_use]
     pub fn glyphs(&self) -> Arc<GlyphCache> {
         Arc::clone(&self.inner.glyphs)
+    }
+
+    /// Static bodies, compressed once.
+    #[must_use]
+    pub fn assets(&self) -> &assets::Assets {
+        &self.inner.assets
+    }
+
+    /// Compresses the map page and its assets in the background, on a thread of its own.
+    pub fn warm_assets(&self) {
+        let state = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("terril-warm".into())
+            .spawn(move || resources::warm(&state));
     }
 
     /// The metrics.
@@ -364,7 +382,6 @@ pub fn router(state: AppState) -> Router {
     let computed = Router::new()
         .route("/", get(resources::root))
         .route("/styles", get(resources::style_list))
-        .route("/styles/{file}", get(resources::style))
         .route("/conformance", get(features::conformance))
         .route("/api", get(openapi::api))
         .route("/collections", get(features::collections))
@@ -400,7 +417,8 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{file}", get(resources::asset))
         .route("/assets/icons/{file}", get(resources::icon))
         .route("/fonts/{fontstack}/{range}", get(resources::glyphs))
-        .route("/sprites/{file}", get(resources::sprite));
+        .route("/sprites/{file}", get(resources::sprite))
+        .route("/styles/{file}", get(resources::style));
     computed
         .merge(stored)
         .fallback(error::not_found)

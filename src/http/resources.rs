@@ -4,10 +4,12 @@
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::json;
 
+use super::assets::Stored;
 use super::features::{landing, typed_json};
 use super::{ApiError, AppState, header_value, if_none_match};
 use crate::resources::glyphs::{GlyphError, parse_range};
@@ -19,7 +21,34 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
      worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'";
 
-/// A cacheable body with a strong ETag from its bytes; `If-None-Match` gives 304.
+/// Brotli quality of stored static bodies: the best, since they are compressed once.
+const STATIC_QUALITY: u32 = 11;
+
+/// A stored body, compressed once, answered in the encoding the request accepts.
+async fn stored(
+    state: &AppState,
+    key: String,
+    media: &'static str,
+    cache_control: &HeaderValue,
+    headers: &HeaderMap,
+    make: impl FnOnce() -> Bytes + Send + 'static,
+) -> Result<Response, ApiError> {
+    let body = state
+        .assets()
+        .get_or_store(
+            state.pool(),
+            state.ctx().cancel,
+            &key,
+            media,
+            STATIC_QUALITY,
+            make,
+        )
+        .await
+        .map_err(crate::source::SourceError::from)?;
+    Ok(body.respond(headers, cache_control))
+}
+
+/// A computed body with a strong ETag from its bytes, stored as it is; `If-None-Match` gives 304.
 pub fn cached(
     bytes: impl Into<Body> + AsRef<[u8]>,
     content_type: &str,
@@ -41,15 +70,24 @@ pub fn cached(
     response
 }
 
-fn html(body: Vec<u8>, headers: &HeaderMap) -> Response {
-    let mut response = cached(body, "text/html; charset=utf-8", "no-cache", headers);
+async fn html(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let no_cache = HeaderValue::from_static("no-cache");
+    let mut response = stored(
+        state,
+        "page:map".into(),
+        "text/html; charset=utf-8",
+        &no_cache,
+        headers,
+        || Bytes::from(map_page()),
+    )
+    .await?;
     response
         .headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, header_value(CSP));
     response
         .headers_mut()
         .insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
-    response
+    Ok(response)
 }
 
 /// Whether a request to `/` wants the OGC landing page rather than the map.
@@ -85,12 +123,61 @@ pub async fn root(
     if wants_json(&raw, &headers) {
         return landing(state, raw, headers).await;
     }
-    Ok(html(map_page(), &headers))
+    html(&state, &headers).await
 }
 
 /// `GET /embed`: the same page; the app drops its panels when loaded from this path.
-pub async fn embed(headers: HeaderMap) -> Response {
-    html(map_page(), &headers)
+pub async fn embed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    html(&state, &headers).await
+}
+
+/// The names of the assets worth compressing as soon as the server starts (the map page's).
+pub fn warm_list() -> Vec<&'static str> {
+    vec![
+        "maplibre-gl.mjs",
+        "maplibre-gl-worker.mjs",
+        "maplibre-gl.css",
+        "app.js",
+        "app.css",
+    ]
+}
+
+/// An asset's stored body: compressed at build time when it was, else now.
+fn asset_body(name: &str, bytes: &'static [u8], media: &str) -> Stored {
+    match web::precompressed(name) {
+        Some((br, gz)) => Stored::precompressed(
+            Bytes::from_static(bytes),
+            Bytes::from_static(gz),
+            Bytes::from_static(br),
+            media,
+        ),
+        None => Stored::new(Bytes::from_static(bytes), media, STATIC_QUALITY),
+    }
+}
+
+/// Compresses the map page and its assets once, so that visitors never wait for it. Runs on
+/// a thread of its own when the server starts (a one-off, outside the request pool).
+pub fn warm(state: &AppState) {
+    let assets = state.assets();
+    if assets.get("page:map").is_none() {
+        let page = Stored::new(
+            Bytes::from(map_page()),
+            "text/html; charset=utf-8",
+            STATIC_QUALITY,
+        );
+        assets.insert("page:map".into(), page);
+    }
+    for name in warm_list() {
+        let key = format!("asset:{name}");
+        if let Some((bytes, media)) = web::asset(name)
+            && assets.get(&key).is_none()
+        {
+            assets.insert(key, asset_body(name, bytes, media));
+        }
+    }
 }
 
 /// `GET /assets/{file}`.
@@ -102,12 +189,22 @@ pub async fn asset(
     let Path(name) = path?;
     let (bytes, media) =
         web::asset(&name).ok_or_else(|| ApiError::not_found("not_found", "no such asset"))?;
-    Ok(cached(
-        bytes,
-        media,
-        &state.options().cache_control,
-        &headers,
-    ))
+    let cache_control = state.headers().cache_control.clone();
+    let key = format!("asset:{name}");
+    let body = match state.assets().get(&key) {
+        Some(hit) => hit,
+        None => {
+            let body = state
+                .pool()
+                .run(state.ctx().cancel, move |_| {
+                    Ok(asset_body(&name, bytes, media))
+                })
+                .await
+                .map_err(crate::source::SourceError::from)?;
+            state.assets().insert(key, body)
+        }
+    };
+    Ok(body.respond(&headers, &cache_control))
 }
 
 /// `GET /assets/icons/{file}.svg`: the icons of the sprite, as SVG, for legends.
@@ -119,12 +216,16 @@ pub async fn icon(
     let Path(name) = path?;
     let bytes =
         sprites::icon_svg(&name).ok_or_else(|| ApiError::not_found("not_found", "no such icon"))?;
-    Ok(cached(
-        bytes,
+    let cache_control = state.headers().cache_control.clone();
+    stored(
+        &state,
+        format!("icon:{name}"),
         "image/svg+xml",
-        &state.options().cache_control,
+        &cache_control,
         &headers,
-    ))
+        move || Bytes::copy_from_slice(bytes),
+    )
+    .await
 }
 
 /// `GET /styles`: the styles with their URLs.
@@ -145,7 +246,8 @@ pub async fn style(
 ) -> Result<Response, ApiError> {
     let Path(file) = path?;
     let name = file.strip_suffix(".json").unwrap_or(&file);
-    let style = styles::style(name, &state.base_url(&headers)).ok_or_else(|| {
+    let base = state.base_url(&headers);
+    let style = styles::style(name, &base).ok_or_else(|| {
         ApiError::not_found(
             "unknown_style",
             format!(
@@ -154,8 +256,16 @@ pub async fn style(
             ),
         )
     })?;
-    let bytes = serde_json::to_vec(&style).map_err(ApiError::internal)?;
-    Ok(cached(bytes, "application/json", "no-cache", &headers))
+    let no_cache = HeaderValue::from_static("no-cache");
+    stored(
+        &state,
+        format!("style:{name}:{base}"),
+        "application/json",
+        &no_cache,
+        &headers,
+        move || Bytes::from(serde_json::to_vec(&style).unwrap_or_default()),
+    )
+    .await
 }
 
 /// `GET /fonts/{fontstack}/{range}.pbf`.
@@ -179,6 +289,11 @@ pub async fn glyphs(
             "font stack names are at most 256 bytes",
         ));
     }
+    let key = format!("glyphs:{fontstack}:{start}");
+    let cache_control = state.headers().cache_control.clone();
+    if let Some(hit) = state.assets().get(&key) {
+        return Ok(hit.respond(&headers, &cache_control));
+    }
     let glyphs = state.glyphs();
     // Rendering a range takes FreeType milliseconds: CPU work for the pool. A render that ends
     // past the request's deadline is answered 503 like any other late work.
@@ -201,12 +316,15 @@ pub async fn glyphs(
         }
         Err(e @ GlyphError::Render(_)) => return Err(ApiError::internal(e)),
     };
-    Ok(cached(
-        bytes.as_ref().clone(),
+    stored(
+        &state,
+        key,
         "application/x-protobuf",
-        &state.options().cache_control,
+        &cache_control,
         &headers,
-    ))
+        move || Bytes::from(bytes.as_ref().clone()),
+    )
+    .await
 }
 
 /// `GET /sprites/{name}[@2x].{json,png}`.
@@ -240,10 +358,19 @@ pub async fn sprite(
         .await
         .map_err(crate::source::SourceError::from)?
         .map_err(ApiError::internal)?;
-    let cache_control = state.options().cache_control.clone();
-    Ok(if ext == "png" {
-        cached(sheet.png, "image/png", &cache_control, &headers)
+    let cache_control = state.headers().cache_control.clone();
+    let (body, media) = if ext == "png" {
+        (sheet.png, "image/png")
     } else {
-        cached(sheet.json, "application/json", &cache_control, &headers)
-    })
+        (sheet.json, "application/json")
+    };
+    stored(
+        &state,
+        format!("sprite:{retina}:{ext}"),
+        media,
+        &cache_control,
+        &headers,
+        move || Bytes::from(body),
+    )
+    .await
 }

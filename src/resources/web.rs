@@ -30,6 +30,32 @@ const MAPLIBRE: &[(&str, &[u8])] = &[
     ),
 ];
 
+macro_rules! precompressed {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("OUT_DIR"), "/maplibre/", $name, ".br")) as &[u8],
+            include_bytes!(concat!(env!("OUT_DIR"), "/maplibre/", $name, ".gz")) as &[u8],
+        )
+    };
+}
+
+/// MapLibre's files compressed when the binary was built: name, brotli (quality 11), gzip.
+const PRECOMPRESSED: &[(&str, &[u8], &[u8])] = &[
+    precompressed!("maplibre-gl.mjs"),
+    precompressed!("maplibre-gl-worker.mjs"),
+    precompressed!("maplibre-gl.css"),
+];
+
+/// The brotli and gzip bodies of an asset compressed at build time, if it is one.
+#[must_use]
+pub fn precompressed(name: &str) -> Option<(&'static [u8], &'static [u8])> {
+    PRECOMPRESSED
+        .iter()
+        .find(|(n, br, _)| *n == name && !br.is_empty())
+        .map(|(_, br, gz)| (*br, *gz))
+}
+
 /// An asset served under `/assets/`: its bytes and media type.
 #[must_use]
 pub fn asset(name: &str) -> Option<(&'static [u8], &'static str)> {

@@ -119,7 +119,10 @@ impl Shapes {
             s.ring_start.push(s.ring_parts.len() as u32);
         }
         if degenerate > 0 {
-            tracing::debug!(degenerate, "rings of fewer than 3 distinct vertices are not drawn");
+            tracing::debug!(
+                degenerate,
+                "rings of fewer than 3 distinct vertices are not drawn"
+            );
         }
         drop(topology);
         let mut next_ring = 0u32;
