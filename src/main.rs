@@ -237,7 +237,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(args.bind).await {
             Ok(l) => l,
             Err(e) => {
@@ -266,7 +266,11 @@ fn serve(args: ServeArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Work still running when the grace period ended was cancelled with its connection: give
+    // it a moment to notice, and never wait on it longer.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 /// Reloads the data on every SIGHUP.

@@ -130,15 +130,25 @@ impl CpuPool {
             return Err(PoolError::Cancelled);
         }
         let stats = Arc::clone(&self.stats);
+        let started = std::time::Instant::now();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             stats.running.fetch_add(1, Ordering::Relaxed);
             let _leave = Decrement(&stats.running);
             let out = job(&cancel);
             match &out {
-                Ok(_) => stats.completed.fetch_add(1, Ordering::Relaxed),
-                Err(Cancelled) => stats.cancelled.fetch_add(1, Ordering::Relaxed),
-            };
+                Ok(_) => {
+                    stats.completed.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Cancelled) => {
+                    stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                    // Logged here: the caller's future may already be gone.
+                    tracing::info!(
+                        after_ms = started.elapsed().as_millis() as u64,
+                        "work stopped: its request went away or ran out of time"
+                    );
+                }
+            }
             out
         });
         let outcome = task.await;

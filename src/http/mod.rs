@@ -103,6 +103,9 @@ struct Shared {
     /// Serialises reloads: one at a time, so a slow old load cannot overwrite a newer one.
     reloading: tokio::sync::Mutex<()>,
     pool: CpuPool,
+    /// A worker of its own for short, bounded jobs (compressing a static body, rendering a
+    /// glyph range), so that cheap routes never queue behind renders and scans.
+    light: CpuPool,
     tiles: TileCache,
     filters: moka::sync::Cache<FilterKey, Result<Arc<Filter>, FilterError>>,
     glyphs: Arc<GlyphCache>,
@@ -172,6 +175,7 @@ impl AppState {
                 }),
                 reloading: tokio::sync::Mutex::new(()),
                 pool,
+                light: CpuPool::new(1, 256),
                 tiles: TileCache::new(cache_bytes),
                 filters: moka::sync::Cache::new(4096),
                 glyphs: Arc::default(),
@@ -262,6 +266,12 @@ impl AppState {
     #[must_use]
     pub fn pool(&self) -> &CpuPool {
         &self.inner.pool
+    }
+
+    /// The worker for short, bounded jobs of cheap routes.
+    #[must_use]
+    pub fn light_pool(&self) -> &CpuPool {
+        &self.inner.light
     }
 
     /// A context for one request's work: the pool, and a token that expires at the request

@@ -36,7 +36,7 @@ async fn stored(
     let body = state
         .assets()
         .get_or_store(
-            state.pool(),
+            state.light_pool(),
             state.ctx().cancel,
             &key,
             media,
@@ -195,7 +195,7 @@ pub async fn asset(
         Some(hit) => hit,
         None => {
             let body = state
-                .pool()
+                .light_pool()
                 .run(state.ctx().cancel, move |_| {
                     Ok(asset_body(&name, bytes, media))
                 })
@@ -298,7 +298,7 @@ pub async fn glyphs(
     // Rendering a range takes FreeType milliseconds: CPU work for the pool. A render that ends
     // past the request's deadline is answered 503 like any other late work.
     let rendered = state
-        .pool()
+        .light_pool()
         .run(state.ctx().cancel, move |cancel| {
             let r = glyphs.get(&fontstack, start);
             cancel.check()?;
@@ -351,7 +351,7 @@ pub async fn sprite(
         ));
     }
     let sheet = state
-        .pool()
+        .light_pool()
         .run(state.ctx().cancel, move |_| {
             Ok(sprites::sheet(retina).cloned())
         })

@@ -6,5 +6,6 @@ mod gdal;
 mod hardening;
 mod http;
 mod queries;
+mod stall;
 mod support;
 mod tiles;
