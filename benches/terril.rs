@@ -18,7 +18,10 @@ use terril::source::{Catalog, MemoryLayer};
 use terril::tile::{LayerTile, render_layer};
 
 fn catalog(dir: &Path) -> Catalog {
-    Catalog::load(&DataFolder::Dir(dir.to_path_buf())).expect("the data loads")
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(Catalog::load(&DataFolder::Dir(dir.to_path_buf()), None))
+        .expect("the data loads")
 }
 
 fn territory() -> Catalog {

@@ -1,8 +1,9 @@
-//! The `terril` command: `serve` (the default) and `check`.
+//! The `terril` command: `serve` (the default), `check` and `export`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -10,9 +11,11 @@ use terril::data::DataFolder;
 use terril::http::catalog_summary;
 use terril::pool::CpuPool;
 use terril::source::Catalog;
+use terril::source::postgis::Database;
 use terril::{AppState, ServerOptions};
 
-/// A geospatial tile and map server: GeoJSON layers as Mapbox Vector Tiles.
+/// A geospatial tile and map server: GeoJSON files and PostGIS tables as Mapbox Vector Tiles,
+/// OGC API – Features and spatial queries.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -24,17 +27,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve tiles and TileJSON over HTTP (the default).
+    /// Serve tiles, features and queries over HTTP (the default).
     Serve(ServeArgs),
     /// Pre-render the tile pyramid into a PMTiles archive.
     Export {
         /// The archive to write (.pmtiles).
         #[arg(long)]
         out: PathBuf,
-        /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the
-        /// data built into the binary].
-        #[arg(long, env = "TERRIL_DATA")]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Lowest zoom.
         #[arg(long, default_value_t = 0)]
         minzoom: u8,
@@ -44,22 +45,32 @@ enum Command {
         /// Comma list of layers (default: all).
         #[arg(long, value_delimiter = ',')]
         layers: Option<Vec<String>>,
-        /// west,south,east,north in degrees (default: the layers' bounds).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            num_args = 4,
-            allow_negative_numbers = true
-        )]
-        bbox: Option<Vec<f64>>,
+        /// west,south,east,north in degrees, e.g. 2.7,50.35,2.9,50.5 (default: the layers'
+        /// bounds).
+        #[arg(long, allow_hyphen_values = true)]
+        bbox: Option<String>,
     },
     /// Validate the data and print a summary of each layer; exits non-zero on any error.
     Check {
-        /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the
-        /// data built into the binary].
-        #[arg(long, env = "TERRIL_DATA")]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
+}
+
+/// Where the layers come from.
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the data
+    /// built into the binary].
+    #[arg(long, env = "TERRIL_DATA")]
+    data: Option<PathBuf>,
+    /// A PostgreSQL/PostGIS database (libpq URL, e.g. postgres://user:password@host/db): its
+    /// geometry tables are served as layers, besides those of the catalog.
+    #[arg(long, env = "DATABASE_URL")]
+    pg_url: Option<String>,
+    /// Connections to the database at most.
+    #[arg(long, default_value_t = 16, env = "TERRIL_PG_POOL")]
+    pg_pool: usize,
 }
 
 #[derive(Args, Clone)]
@@ -67,10 +78,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TERRIL_BIND")]
     bind: SocketAddr,
-    /// Folder holding catalog.toml and the GeoJSON files [default: ./geodata, else the data
-    /// built into the binary].
-    #[arg(long, env = "TERRIL_DATA")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     /// Base URL written into TileJSON (default: derived from each request's Host header).
     #[arg(long, env = "TERRIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -97,7 +106,7 @@ struct ServeArgs {
     /// CPU workers for rendering and queries [default: one per core].
     #[arg(long, default_value_t = 0, env = "TERRIL_WORKERS")]
     workers: usize,
-    /// Seconds a request may work before it is stopped with a 503.
+    /// Seconds a request may work before it is stopped with a 503 (database statements too).
     #[arg(long, default_value_t = 30, env = "TERRIL_REQUEST_TIMEOUT_S")]
     request_timeout_s: u64,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
@@ -113,28 +122,66 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "terril=info,tower_http=warn".into()),
         )
         .init();
-    match cli.command {
-        Some(Command::Check { data }) => check(data.as_deref()),
-        Some(Command::Export {
-            out,
-            data,
-            minzoom,
-            maxzoom,
-            layers,
-            bbox,
-        }) => {
-            let options = terril::export::ExportOptions {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Check { source }) => check(&source).await,
+            Some(Command::Export {
                 out,
+                source,
                 minzoom,
                 maxzoom,
                 layers,
-                bbox: bbox.map(|b| [b[0], b[1], b[2], b[3]]),
-                progress: true,
-            };
-            export(data.as_deref(), &options)
+                bbox,
+            }) => {
+                let bbox = match bbox.as_deref().map(parse_bbox).transpose() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("error: --bbox {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let options = terril::export::ExportOptions {
+                    out,
+                    minzoom,
+                    maxzoom,
+                    layers,
+                    bbox,
+                    progress: true,
+                };
+                export(&source, &options).await
+            }
+            Some(Command::Serve(args)) => serve(args).await,
+            None => serve(cli.serve).await,
         }
-        Some(Command::Serve(args)) => serve(args),
-        None => serve(cli.serve),
+    });
+    // Work still running when the grace period ended was cancelled with its connection: give
+    // it a moment to notice, and never wait on it longer.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
+}
+
+/// `west,south,east,north` in degrees.
+fn parse_bbox(text: &str) -> Result<[f64; 4], String> {
+    let nums: Vec<f64> = text
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{s:?} is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match nums.as_slice() {
+        [w, s, e, n] if w.is_finite() && s.is_finite() && e.is_finite() && n.is_finite() => {
+            Ok([*w, *s, *e, *n])
+        }
+        _ => Err("takes 4 numbers: west,south,east,north".into()),
     }
 }
 
@@ -148,9 +195,35 @@ fn folder(data: Option<&Path>) -> DataFolder {
     }
 }
 
-fn check(data: Option<&Path>) -> ExitCode {
-    match Catalog::load(&folder(data)) {
-        Ok(catalog) => {
+/// Connects to the database when one is given.
+async fn database(
+    source: &SourceArgs,
+    statement_timeout: Duration,
+) -> Result<Option<Arc<Database>>, String> {
+    match &source.pg_url {
+        None => Ok(None),
+        Some(url) => Database::connect(url, statement_timeout, source.pg_pool)
+            .await
+            .map(Some),
+    }
+}
+
+/// Connects and loads, or says why not.
+async fn load(
+    source: &SourceArgs,
+    statement_timeout: Duration,
+) -> Result<(DataFolder, Catalog), String> {
+    let db = database(source, statement_timeout).await?;
+    let folder = folder(source.data.as_deref());
+    let catalog = Catalog::load(&folder, db.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((folder, catalog))
+}
+
+async fn check(source: &SourceArgs) -> ExitCode {
+    match load(source, Duration::from_secs(60)).await {
+        Ok((_, catalog)) => {
             println!("{}", catalog_summary(&catalog));
             ExitCode::SUCCESS
         }
@@ -161,23 +234,16 @@ fn check(data: Option<&Path>) -> ExitCode {
     }
 }
 
-fn export(data: Option<&Path>, options: &terril::export::ExportOptions) -> ExitCode {
-    let catalog = match Catalog::load(&folder(data)) {
-        Ok(c) => c,
+async fn export(source: &SourceArgs, options: &terril::export::ExportOptions) -> ExitCode {
+    let catalog = match load(source, Duration::from_secs(300)).await {
+        Ok((_, c)) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let pool = CpuPool::per_core();
-    match runtime.block_on(terril::export::export(&catalog, options, &pool)) {
+    match terril::export::export(&catalog, options, &pool).await {
         Ok(stats) => {
             println!(
                 "wrote {}: {} tiles with content of {} rendered, {} bytes, in {:.1} s",
@@ -196,12 +262,32 @@ fn export(data: Option<&Path>, options: &terril::export::ExportOptions) -> ExitC
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs) -> ExitCode {
+    // Signals first: a SIGHUP while the data loads is kept for afterwards, and SIGTERM or
+    // SIGINT while it loads ends the process cleanly.
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let stop_signals = StopSignals::register();
+    let stop = tokio::sync::watch::channel(false);
+    let stopping = stop.0.clone();
+    tokio::spawn(async move {
+        stop_signals.recv().await;
+        let _ = stopping.send(true);
+    });
+    let mut stopped = stop.1.clone();
+
     let started = std::time::Instant::now();
-    let folder = folder(args.data.as_deref());
-    let fingerprint = folder.fingerprint();
-    let catalog = match Catalog::load(&folder) {
-        Ok(c) => c,
+    let request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
+    let fingerprint = folder(args.source.data.as_deref()).fingerprint();
+    let loaded = tokio::select! {
+        loaded = load(&args.source, request_timeout) => loaded,
+        _ = stopped.wait_for(|s| *s) => {
+            tracing::info!("stopped while loading");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let (folder, catalog) = match loaded {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -211,8 +297,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         layers = catalog.layers().len(),
         features = catalog.feature_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded {}",
-        folder.describe()
+        "loaded {}{}",
+        folder.describe(),
+        catalog
+            .database()
+            .map(|db| format!(" and {}", db.shown()))
+            .unwrap_or_default()
     );
     let options = ServerOptions {
         public_url: args.public_url,
@@ -220,7 +310,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         cors: !args.no_cors,
         max_queue: args.max_queue,
         workers: args.workers,
-        request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
+        request_timeout,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_s),
         ..ServerOptions::default()
     };
@@ -230,81 +320,93 @@ fn serve(args: ServeArgs) -> ExitCode {
         args.cache_mb.saturating_mul(1024 * 1024),
         options,
     );
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
+    let listener = match tokio::net::TcpListener::bind(args.bind).await {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: cannot listen on {}: {e}", args.bind);
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.bind).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.bind);
-                return ExitCode::FAILURE;
-            }
-        };
-        let addr = listener.local_addr().map_or(args.bind, |a| a);
-        if args.watch {
-            tokio::spawn(terril::watch(
-                state.clone(),
-                Duration::from_secs(1),
-                fingerprint,
-            ));
+    let addr = listener.local_addr().map_or(args.bind, |a| a);
+    if args.watch {
+        tokio::spawn(terril::watch(
+            state.clone(),
+            Duration::from_secs(1),
+            fingerprint,
+        ));
+    }
+    #[cfg(unix)]
+    if let Some(hangups) = hangups {
+        tokio::spawn(reload_on_sighup(state.clone(), hangups));
+    }
+    tracing::info!("listening on http://{addr}");
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    match terril::serve(listener, state, shutdown).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
         }
-        #[cfg(unix)]
-        tokio::spawn(reload_on_sighup(state.clone()));
-        tracing::info!("listening on http://{addr}");
-        match terril::serve(listener, state, shutdown_signal()).await {
-            Ok(()) => {
-                tracing::info!("stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
-    });
-    // Work still running when the grace period ended was cancelled with its connection: give
-    // it a moment to notice, and never wait on it longer.
-    runtime.shutdown_timeout(Duration::from_millis(500));
-    code
+    }
 }
 
-/// Reloads the data on every SIGHUP.
+/// Reloads the data on every SIGHUP (including one received while the data first loaded).
 #[cfg(unix)]
-async fn reload_on_sighup(state: AppState) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_sighup(state: AppState, mut hangups: tokio::signal::unix::Signal) {
     while hangups.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the data");
         let _ = state.reload().await;
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, registered as soon as the server starts.
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Self {}
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+
+    /// Completes on the first of them.
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(self.term.take()) => {},
+                () = wait(self.int.take()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -58,9 +58,19 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         t.and_then(|t| jiff::Timestamp::try_from(t).ok())
             .map(|t| format!("{t:.0}"))
     };
+    let database = catalog.database().map(|db| {
+        json!({
+            "database": db.shown(),
+            "status": if db.is_up() { "ok" } else { "unavailable" },
+            "error": db.last_error().filter(|_| !db.is_up()).map(|_| "the database does not answer; its layers get 503 until it does"),
+        })
+    });
+    let degraded = status.last_error.is_some() || catalog.database().is_some_and(|db| !db.is_up());
     Json(json!({
-        // Still serving (the previous data) after a failed reload; the error says why.
-        "status": if status.last_error.is_some() { "degraded" } else { "ok" },
+        // Still serving (the previous data, or the layers held in memory) after a failed
+        // reload or while the database is down; the errors say why.
+        "status": if degraded { "degraded" } else { "ok" },
+        "postgis": database,
         "version": format!("{:016x}", catalog.version()),
         "layers": catalog.layers().len(),
         "features": catalog.feature_count(),

@@ -205,9 +205,8 @@ impl AppState {
             return Err("this server has no data folder to reload".into());
         };
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let loaded = tokio::task::spawn_blocking(move || Catalog::load(&folder))
-            .await
-            .map_err(|e| format!("the reload task failed: {e}"))?;
+        let db = self.catalog().database().cloned();
+        let loaded = Catalog::load(&folder, db.as_ref()).await;
         self.swap(loaded.map_err(|e| e.to_string()))
     }
 

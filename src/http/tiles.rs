@@ -115,7 +115,8 @@ async fn serve_tile(
     );
     let filter_key = filter_text.map(|t| (filter_lang.unwrap_or("cql2-text"), t));
     let layers_key = layer_list.unwrap_or("");
-    let key = tile_key(catalog.version(), layers_key, filter_key, coord, encoding);
+    let version = catalog.data_version();
+    let key = tile_key(version, layers_key, filter_key, coord, encoding);
     if let Some(hit) = state.tiles().get(key) {
         state.metrics().tile_hit();
         return Ok(respond(state, &hit, encoding, headers));

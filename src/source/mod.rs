@@ -12,6 +12,7 @@
 //! database; both stop when the request's [`Cancel`] token is set.
 
 pub mod memory;
+pub mod postgis;
 
 use std::sync::Arc;
 
@@ -28,6 +29,10 @@ use crate::pool::{CpuPool, PoolError};
 use crate::query::{self, MAX_DISTANCE_M};
 use crate::tile::{LayerTile, render_layer};
 pub use memory::MemoryLayer;
+use postgis::{Database, PgLayer};
+
+/// Most features a layer of another backend may bring to a `near` query.
+pub const MAX_JOINED_FEATURES: usize = 200_000;
 
 /// What a layer publishes about itself, whatever its backend.
 #[derive(Debug, Clone)]
@@ -108,9 +113,15 @@ pub fn generalization(g: &Generalize, minzoom: u8) -> Value {
 
 /// The backend of a layer.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per layer, held behind an Arc: boxing would only add an indirection"
+)]
 pub enum Backend {
     /// A GeoJSON file held in memory.
     Memory(MemoryLayer),
+    /// A PostGIS table or view.
+    Postgis(PgLayer),
 }
 
 /// A layer and the backend that answers for it.
@@ -306,11 +317,34 @@ impl LayerSource {
         self.info.id()
     }
 
+    /// Wraps an introspected PostGIS layer.
+    #[must_use]
+    pub fn from_postgis(layer: PgLayer, found: postgis::Introspected, config: LayerConfig) -> Self {
+        let info = LayerInfo {
+            config,
+            kind: LayerKind::Postgis,
+            geometry_types: found.geometry_types,
+            count: found.count,
+            unlocated: 0,
+            bounds: found.bounds,
+            fields: layer.fields(),
+            tile_fields: layer.tile_fields(),
+            label_fields: layer.label_fields(),
+            queryable: true,
+        };
+        Self {
+            schema: layer.schema(),
+            info,
+            backend: Backend::Postgis(layer),
+        }
+    }
+
     /// The in-memory layer, if that is the backend.
     #[must_use]
     pub fn as_memory(&self) -> Option<&MemoryLayer> {
         match &self.backend {
             Backend::Memory(m) => Some(m),
+            Backend::Postgis(_) => None,
         }
     }
 
@@ -342,19 +376,21 @@ impl LayerSource {
                     })
                     .await?)
             }
+            Backend::Postgis(pg) => pg.items(&ctx.cancel, &query, filter.as_deref()).await,
         }
     }
 
     /// The feature with id `id`.
     pub async fn item(
         self: &Arc<Self>,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         id: &str,
         crs: Crs,
     ) -> Result<Option<FeatureOut>, SourceError> {
         self.queryable()?;
         match &self.backend {
             Backend::Memory(m) => Ok(m.data.position_of(id).map(|i| m.feature_out(i, None, crs))),
+            Backend::Postgis(pg) => pg.item(&ctx.cancel, id, crs).await,
         }
     }
 
@@ -381,6 +417,7 @@ impl LayerSource {
                     })
                     .await?)
             }
+            Backend::Postgis(pg) => pg.at(&ctx.cancel, lon, lat, crs).await,
         }
     }
 
@@ -420,6 +457,18 @@ impl LayerSource {
                             .collect())
                     })
                     .await?)
+            }
+            Backend::Postgis(pg) => {
+                pg.within(
+                    &ctx.cancel,
+                    lon,
+                    lat,
+                    radius_m,
+                    filter.as_deref(),
+                    limit,
+                    crs,
+                )
+                .await
             }
         }
     }
@@ -461,6 +510,18 @@ impl LayerSource {
                     })
                     .await?)
             }
+            Backend::Postgis(pg) => {
+                pg.nearest(
+                    &ctx.cancel,
+                    lon,
+                    lat,
+                    k,
+                    filter.as_deref(),
+                    max_distance_m,
+                    crs,
+                )
+                .await
+            }
         }
     }
 }
@@ -490,44 +551,157 @@ pub async fn near(
     target.queryable()?;
     let distance_m = distance_m.min(MAX_DISTANCE_M);
     match (&layer.backend, &target.backend) {
-        (Backend::Memory(_), Backend::Memory(_)) => {
+        (Backend::Postgis(a), Backend::Postgis(b)) if Arc::ptr_eq(a.database(), b.database()) => {
+            a.near(
+                &ctx.cancel,
+                filter.as_deref(),
+                b,
+                target_filter.as_deref(),
+                distance_m,
+                limit,
+                crs,
+            )
+            .await
+        }
+        _ => {
+            // Layers of a database take part through their features, filtered there.
+            let joined = |side: &Arc<LayerSource>, filter: &Option<Arc<Filter>>| {
+                let (side, filter, cancel) = (Arc::clone(side), filter.clone(), ctx.cancel.clone());
+                async move {
+                    match &side.backend {
+                        Backend::Memory(_) => Ok(None),
+                        Backend::Postgis(pg) => pg
+                            .all_features(&cancel, filter.as_deref(), MAX_JOINED_FEATURES, crs)
+                            .await
+                            .map(Some),
+                    }
+                }
+            };
+            let from_layer = joined(layer, &filter).await?;
+            let from_target = joined(target, &target_filter).await?;
             let (me, them) = (Arc::clone(layer), Arc::clone(target));
             Ok(ctx
                 .pool
                 .run(ctx.cancel.clone(), move |cancel| {
-                    let (m, t) = (
-                        me.as_memory().expect("a memory layer"),
-                        them.as_memory().expect("a memory layer"),
-                    );
-                    let eval = filter.as_ref().map(|f| f.evaluator());
-                    let target_eval = target_filter.as_ref().map(|f| f.evaluator());
+                    let a = Joined::new(&me, from_layer);
+                    let b = Joined::new(&them, from_target);
+                    let eval = filter
+                        .as_ref()
+                        .filter(|_| a.in_memory())
+                        .map(|f| f.evaluator());
+                    let target_eval = target_filter
+                        .as_ref()
+                        .filter(|_| b.in_memory())
+                        .map(|f| f.evaluator());
                     let hits = query::near(
-                        m.indexed(),
+                        a.indexed(),
                         eval.as_ref(),
-                        t.indexed(),
+                        b.indexed(),
                         target_eval.as_ref(),
                         distance_m,
                         limit,
                         cancel,
                     )?;
-                    let label = t.data.config.label.as_deref().unwrap_or("name");
                     Ok(hits
                         .into_iter()
-                        .map(|h| {
-                            let tf = &t.data.features[h.target];
-                            let name = t
-                                .data
-                                .property(h.target, label)
-                                .map_or(Value::Null, |v| v.to_json());
-                            Found {
-                                feature: m.feature_out(h.index, None, crs),
-                                distance_m: Some(h.distance_m),
-                                target: Some((tf.id.to_string(), name)),
-                            }
+                        .map(|h| Found {
+                            feature: a.output(h.index, crs),
+                            distance_m: Some(h.distance_m),
+                            target: Some((b.id(h.target), b.label(h.target))),
                         })
                         .collect())
                 })
                 .await?)
+        }
+    }
+}
+
+/// One side of a `near` query: an in-memory layer, or a database layer's features brought
+/// into a temporary layer (with their output and labels).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "two per query, on the stack of one job"
+)]
+enum Joined<'a> {
+    Memory(&'a MemoryLayer),
+    Fetched {
+        layer: crate::data::Layer,
+        index: crate::index::SpatialIndex,
+        out: Vec<(FeatureOut, Value)>,
+    },
+}
+
+impl<'a> Joined<'a> {
+    fn new(source: &'a LayerSource, fetched: Option<Vec<(FeatureOut, Value, String)>>) -> Self {
+        match (&source.backend, fetched) {
+            (Backend::Memory(m), _) => Self::Memory(m),
+            (_, fetched) => {
+                let fetched = fetched.unwrap_or_default();
+                let mut features = Vec::with_capacity(fetched.len());
+                let mut out = Vec::with_capacity(fetched.len());
+                for (f, label, geojson) in fetched {
+                    let geometry = geojson
+                        .parse::<geojson::Geometry>()
+                        .ok()
+                        .and_then(|g| geo::Geometry::try_from(g).ok());
+                    features.push(crate::data::Feature {
+                        id: f.id.clone().into_boxed_str(),
+                        properties: Box::new([]),
+                        geometry,
+                    });
+                    out.push((f, label));
+                }
+                let mut by_id: Vec<u32> = (0..features.len() as u32).collect();
+                by_id.sort_by(|&x, &y| features[x as usize].id.cmp(&features[y as usize].id));
+                let layer = crate::data::Layer::new(
+                    source.info.config.clone(),
+                    crate::data::geojson::Parsed {
+                        features,
+                        keys: Vec::new(),
+                        by_id,
+                        clamped: 0,
+                    },
+                );
+                let index = crate::index::SpatialIndex::of_layer(&layer);
+                Self::Fetched { layer, index, out }
+            }
+        }
+    }
+
+    fn in_memory(&self) -> bool {
+        matches!(self, Self::Memory(_))
+    }
+
+    fn indexed(&self) -> query::Indexed<'_> {
+        match self {
+            Self::Memory(m) => m.indexed(),
+            Self::Fetched { layer, index, .. } => query::Indexed { layer, index },
+        }
+    }
+
+    fn output(&self, i: usize, crs: Crs) -> FeatureOut {
+        match self {
+            Self::Memory(m) => m.feature_out(i, None, crs),
+            Self::Fetched { out, .. } => out[i].0.clone(),
+        }
+    }
+
+    fn id(&self, i: usize) -> String {
+        match self {
+            Self::Memory(m) => m.data.features[i].id.to_string(),
+            Self::Fetched { out, .. } => out[i].0.id.clone(),
+        }
+    }
+
+    fn label(&self, i: usize) -> Value {
+        match self {
+            Self::Memory(m) => {
+                let label = m.data.config.label.as_deref().unwrap_or("name");
+                m.data
+                    .property(i, label)
+                    .map_or(Value::Null, |v| v.to_json())
+            }
+            Self::Fetched { out, .. } => out[i].1.clone(),
         }
     }
 }
@@ -537,60 +711,188 @@ pub async fn near(
 pub struct Catalog {
     layers: Vec<Arc<LayerSource>>,
     version: u64,
+    db: Option<Arc<Database>>,
+}
+
+/// A layer id for a discovered table: its name made URL-safe, prefixed with its schema when
+/// that name is taken.
+fn discovered_id(schema: &str, table: &str, taken: impl Fn(&str) -> bool) -> String {
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                let c = c.to_ascii_lowercase();
+                if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+            .trim_end_matches("_labels")
+            .chars()
+            .take(56)
+            .collect()
+    };
+    let ok = |id: &str| crate::data::config::check_id(id).is_ok() && !taken(id);
+    let plain = safe(table);
+    if ok(&plain) {
+        return plain;
+    }
+    let qualified = format!("{}_{}", safe(schema), plain);
+    if ok(&qualified) {
+        return qualified;
+    }
+    (2..)
+        .map(|n| format!("{qualified}_{n}"))
+        .find(|id| ok(id))
+        .expect("some id is free")
 }
 
 impl Catalog {
     /// A catalog of these layers.
     #[must_use]
     pub fn new(layers: Vec<Arc<LayerSource>>, version: u64) -> Self {
-        Self { layers, version }
+        Self {
+            layers,
+            version,
+            db: None,
+        }
     }
 
-    /// Loads `catalog.toml` and every layer of a data folder. Nothing is returned unless every
-    /// layer loads.
-    pub fn load(folder: &DataFolder) -> Result<Self, LoadError> {
-        let config = folder.catalog()?;
+    /// Loads `catalog.toml` and every layer of a data folder, and, with a database, the
+    /// tables it names and every other geometry table it holds (discovered from
+    /// `geometry_columns`). Nothing is returned unless every layer loads. GeoJSON is read
+    /// and prepared on blocking threads.
+    pub async fn load(folder: &DataFolder, db: Option<&Arc<Database>>) -> Result<Self, LoadError> {
+        let catalog_error = |problem: String| LoadError {
+            file: crate::data::folder::CATALOG_FILE.into(),
+            feature: None,
+            problem,
+        };
+        let read = folder.clone();
+        let config = tokio::task::spawn_blocking(move || read.catalog())
+            .await
+            .map_err(|e| catalog_error(e.to_string()))??;
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(format!("{config:?}").as_bytes());
-        let mut layers = Vec::with_capacity(config.layers.len());
+        let mut layers: Vec<Arc<LayerSource>> = Vec::with_capacity(config.layers.len());
+        let mut tables: Vec<String> = Vec::new();
         for layer_config in config.layers {
             match layer_config.kind() {
                 LayerKind::File => {
-                    let file = layer_config.file_name();
-                    let bytes = folder.read(&file).map_err(|problem| LoadError {
-                        file: file.clone(),
-                        feature: None,
-                        problem,
-                    })?;
-                    hasher.update(&bytes);
-                    let data = crate::data::Layer::from_geojson(layer_config, &file, &bytes)?;
-                    // The text is no longer needed while the layer is indexed and prepared.
-                    drop(bytes);
-                    if data.clamped > 0 {
-                        tracing::warn!(
-                            file,
-                            clamped = data.clamped,
-                            "coordinates a rounding hair past ±180° / ±90° were clamped onto the range"
-                        );
-                    }
-                    layers.push(Arc::new(LayerSource::from_memory(MemoryLayer::build(data))));
+                    let folder = folder.clone();
+                    let (layer, digest) =
+                        tokio::task::spawn_blocking(move || Self::load_file(&folder, layer_config))
+                            .await
+                            .map_err(|e| catalog_error(e.to_string()))??;
+                    hasher.update(&digest.to_le_bytes());
+                    layers.push(Arc::new(layer));
                 }
-                LayerKind::Postgis | LayerKind::Archive => {
-                    return Err(LoadError {
-                        file: crate::data::folder::CATALOG_FILE.into(),
-                        feature: None,
-                        problem: format!(
-                            "layer {:?}: this kind of layer is not available in this build",
+                LayerKind::Postgis => {
+                    let Some(db) = db else {
+                        return Err(catalog_error(format!(
+                            "layer {:?} names a table, but no database was given (--pg-url or DATABASE_URL)",
                             layer_config.id
-                        ),
-                    });
+                        )));
+                    };
+                    let (pg, found) = db
+                        .layer(layer_config.clone())
+                        .await
+                        .map_err(|e| catalog_error(format!("layer {:?}: {e}", layer_config.id)))?;
+                    tables.push(format!(
+                        "{}.{}",
+                        postgis::sql::quote_ident(&pg.schema),
+                        postgis::sql::quote_ident(&pg.table)
+                    ));
+                    layers.push(Arc::new(LayerSource::from_postgis(pg, found, layer_config)));
+                }
+                LayerKind::Archive => {
+                    return Err(catalog_error(format!(
+                        "layer {:?}: tile archives are not available in this build",
+                        layer_config.id
+                    )));
                 }
             }
+        }
+        if let Some(db) = db {
+            let discovered = db.discover().await.map_err(catalog_error)?;
+            for (schema, table, column) in discovered {
+                let named = layers.iter().any(|l| match &l.backend {
+                    Backend::Postgis(pg) => pg.schema == schema && pg.table == table,
+                    Backend::Memory(_) => false,
+                });
+                if named {
+                    continue;
+                }
+                let id = discovered_id(&schema, &table, |id| layers.iter().any(|l| l.id() == id));
+                let mut config = LayerConfig::named(&id);
+                config.table = Some(table.clone());
+                config.schema = Some(schema.clone());
+                config.geometry_column = Some(column.clone());
+                config.title = table.clone();
+                config.description = format!("The table {schema}.{table} of {}", db.shown());
+                match db.layer(config.clone()).await {
+                    Ok((pg, found)) => {
+                        tracing::info!(layer = %id, table = %format!("{schema}.{table}"), "table discovered");
+                        tables.push(format!(
+                            "{}.{}",
+                            postgis::sql::quote_ident(&schema),
+                            postgis::sql::quote_ident(&table)
+                        ));
+                        layers.push(Arc::new(LayerSource::from_postgis(pg, found, config)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(table = %format!("{schema}.{table}"), error = %e, "table left out")
+                    }
+                }
+            }
+            hasher.update(tables.join(",").as_bytes());
+            db.track(tables);
         }
         Ok(Self {
             layers,
             version: hasher.digest(),
+            db: db.cloned(),
         })
+    }
+
+    /// Reads a GeoJSON layer and prepares it; returns it with a digest of its bytes.
+    fn load_file(
+        folder: &DataFolder,
+        layer_config: LayerConfig,
+    ) -> Result<(LayerSource, u64), LoadError> {
+        let file = layer_config.file_name();
+        let bytes = folder.read(&file).map_err(|problem| LoadError {
+            file: file.clone(),
+            feature: None,
+            problem,
+        })?;
+        let digest = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let data = crate::data::Layer::from_geojson(layer_config, &file, &bytes)?;
+        // The text is no longer needed while the layer is indexed and prepared.
+        drop(bytes);
+        if data.clamped > 0 {
+            tracing::warn!(
+                file,
+                clamped = data.clamped,
+                "coordinates a rounding hair past ±180° / ±90° were clamped onto the range"
+            );
+        }
+        Ok((LayerSource::from_memory(MemoryLayer::build(data)), digest))
+    }
+
+    /// The database, if layers come from one.
+    #[must_use]
+    pub fn database(&self) -> Option<&Arc<Database>> {
+        self.db.as_ref()
+    }
+
+    /// The version of the data served now: [`Catalog::version`], moved on by every edit of a
+    /// database table. Tile keys and ETags carry it.
+    #[must_use]
+    pub fn data_version(&self) -> u64 {
+        let generation = self.db.as_ref().map_or(0, |db| db.generation());
+        self.version ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     /// Layers in catalog order.
@@ -639,34 +941,64 @@ impl Catalog {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(ctx
-            .pool
-            .run(ctx.cancel.clone(), move |cancel| {
-                let mut out = Vec::new();
-                let mut any = false;
-                for r in &requests {
-                    match &r.layer.backend {
-                        Backend::Memory(m) => {
-                            let eval = r.filter.as_ref().map(|f| f.evaluator());
-                            any |= render_layer(
-                                LayerTile {
-                                    layer: &m.data,
-                                    tiles: &m.tiles,
-                                    index: &m.index,
-                                    filter: eval.as_ref(),
-                                },
-                                coord,
-                                cancel,
-                                &mut out,
-                            )?;
-                        }
+        // In-memory layers render together on the pool while the databases draw theirs.
+        let memory: Vec<(usize, TileRequest)> = requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.layer.backend, Backend::Memory(_)))
+            .map(|(i, r)| (i, r.clone()))
+            .collect();
+        let rendered = async {
+            if memory.is_empty() {
+                return Ok(Vec::new());
+            }
+            ctx.pool
+                .run(ctx.cancel.clone(), move |cancel| {
+                    let mut parts = Vec::with_capacity(memory.len());
+                    for (i, r) in &memory {
+                        let Backend::Memory(m) = &r.layer.backend else {
+                            continue;
+                        };
+                        let eval = r.filter.as_ref().map(|f| f.evaluator());
+                        let mut out = Vec::new();
+                        let any = render_layer(
+                            LayerTile {
+                                layer: &m.data,
+                                tiles: &m.tiles,
+                                index: &m.index,
+                                filter: eval.as_ref(),
+                            },
+                            coord,
+                            cancel,
+                            &mut out,
+                        )?;
+                        parts.push((*i, if any { out } else { Vec::new() }));
                     }
+                    Ok(parts)
+                })
+                .await
+                .map_err(SourceError::from)
+        };
+        let drawn =
+            futures_util::future::join_all(requests.iter().enumerate().filter_map(|(i, r)| {
+                match &r.layer.backend {
+                    Backend::Postgis(pg) => Some(async move {
+                        pg.tile(&ctx.cancel, coord, r.filter.as_deref())
+                            .await
+                            .map(|bytes| (i, bytes))
+                    }),
+                    Backend::Memory(_) => None,
                 }
-                if !any {
-                    out.clear();
-                }
-                Ok(out)
-            })
-            .await?)
+            }));
+        let (rendered, drawn) = futures_util::future::join(rendered, drawn).await;
+        let mut parts: Vec<Vec<u8>> = vec![Vec::new(); requests.len()];
+        for (i, bytes) in rendered? {
+            parts[i] = bytes;
+        }
+        for part in drawn {
+            let (i, bytes) = part?;
+            parts[i] = bytes;
+        }
+        Ok(parts.concat())
     }
 }

@@ -56,10 +56,22 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// Loads the catalog of a data folder.
+/// Loads the catalog of a data folder (on a runtime of its own, so that sync and async tests
+/// alike can call it).
 pub fn load(dir: &Path) -> Catalog {
-    Catalog::load(&DataFolder::Dir(dir.to_path_buf()))
-        .unwrap_or_else(|e| panic!("{} loads: {e}", dir.display()))
+    let folder = DataFolder::Dir(dir.to_path_buf());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(Catalog::load(&folder, None))
+        })
+        .join()
+        .expect("the loader ran")
+    })
+    .unwrap_or_else(|e| panic!("{} loads: {e}", dir.display()))
 }
 
 /// The in-memory layer `id` of a catalog.
