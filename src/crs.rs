@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use geo::{Coord, Geometry, MapCoords};
+use geo::{Coord, Geometry, MapCoords, MapCoordsInPlace};
 use proj4rs::proj::Proj;
 
 use crate::mercator::{lonlat_to_mercator, mercator_to_lonlat};
@@ -164,6 +164,69 @@ impl Crs {
             return g.clone();
         }
         g.map_coords(|c| self.unproject(c))
+    }
+}
+
+/// A coordinate system named by its PROJ definition (PostGIS's `spatial_ref_sys.proj4text`),
+/// converted to lon/lat (WGS84, degrees) in Rust.
+#[derive(Debug)]
+pub struct ToLonLat {
+    from: Proj,
+    /// Whether the source is itself lon/lat (PROJ takes and gives radians there).
+    geographic: bool,
+}
+
+impl ToLonLat {
+    /// The conversion from the system `definition` names; `None` when `proj4rs` cannot do it
+    /// as PROJ would: an unknown projection, or a datum shift through grid files.
+    ///
+    /// ```
+    /// use geo::Coord;
+    /// use terril::crs::{LAMBERT93, ToLonLat};
+    /// let from = ToLonLat::from_proj_string(LAMBERT93).unwrap();
+    /// let c = from.coord(Coord { x: 686_096.5307, y: 7_037_137.1166 }).unwrap();
+    /// assert!((c.x - 2.8046).abs() < 1e-8 && (c.y - 50.4316).abs() < 1e-8, "{c:?}");
+    /// assert!(ToLonLat::from_proj_string("+proj=longlat +nadgrids=ntf_r93.gsb").is_none());
+    /// ```
+    #[must_use]
+    pub fn from_proj_string(definition: &str) -> Option<Self> {
+        if definition.contains("nadgrids") || definition.contains("geoidgrids") {
+            return None;
+        }
+        let from = Proj::from_proj_string(definition.trim()).ok()?;
+        Some(Self {
+            geographic: from.is_latlong(),
+            from,
+        })
+    }
+
+    /// One position; `None` outside the projection's domain.
+    #[must_use]
+    pub fn coord(&self, c: Coord<f64>) -> Option<Coord<f64>> {
+        let mut p = if self.geographic {
+            (c.x.to_radians(), c.y.to_radians(), 0.0)
+        } else {
+            (c.x, c.y, 0.0)
+        };
+        proj4rs::transform::transform(&self.from, &WGS84, &mut p).ok()?;
+        let out = Coord {
+            x: p.0.to_degrees(),
+            y: p.1.to_degrees(),
+        };
+        (out.x.is_finite() && out.y.is_finite()).then_some(out)
+    }
+
+    /// A geometry, in place; `false` (and the geometry half converted) when a position falls
+    /// outside the projection's domain.
+    pub fn geometry(&self, g: &mut Geometry<f64>) -> bool {
+        let ok = std::cell::Cell::new(true);
+        g.map_coords_in_place(|c| {
+            self.coord(c).unwrap_or_else(|| {
+                ok.set(false);
+                c
+            })
+        });
+        ok.get()
     }
 }
 

@@ -59,6 +59,29 @@ pub struct CatalogConfig {
     /// Layers in drawing order (first is drawn first, i.e. at the bottom).
     #[serde(rename = "layer", default)]
     pub layers: Vec<LayerConfig>,
+    /// How a database given with `--pg-url` is read.
+    #[serde(default)]
+    pub postgis: PostgisConfig,
+}
+
+/// The `[postgis]` table of `catalog.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgisConfig {
+    /// Whether the database's other geometry tables (those no `[[layer]]` names) are served
+    /// too, each as a layer (default `true`).
+    #[serde(default = "yes")]
+    pub discover: bool,
+}
+
+impl Default for PostgisConfig {
+    fn default() -> Self {
+        Self { discover: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One `[[layer]]` entry of `catalog.toml`.

@@ -27,7 +27,7 @@ use crate::filter::{Filter, Schema};
 use crate::mercator::TileCoord;
 use crate::pool::{CpuPool, PoolError};
 use crate::query::{self, MAX_DISTANCE_M};
-use crate::tile::{LayerTile, render_layer};
+use crate::tile::{LayerTile, render_features, render_layer};
 pub use memory::MemoryLayer;
 use postgis::{Database, PgLayer};
 
@@ -775,6 +775,7 @@ impl Catalog {
             .map_err(|e| catalog_error(e.to_string()))??;
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(format!("{config:?}").as_bytes());
+        let discover = config.postgis.discover;
         let mut layers: Vec<Arc<LayerSource>> = Vec::with_capacity(config.layers.len());
         let mut tables: Vec<String> = Vec::new();
         for layer_config in config.layers {
@@ -815,7 +816,11 @@ impl Catalog {
             }
         }
         if let Some(db) = db {
-            let discovered = db.discover().await.map_err(catalog_error)?;
+            let discovered = if discover {
+                db.discover().await.map_err(catalog_error)?
+            } else {
+                Vec::new()
+            };
             for (schema, table, column) in discovered {
                 let named = layers.iter().any(|l| match &l.backend {
                     Backend::Postgis(pg) => pg.schema == schema && pg.table == table,
@@ -979,14 +984,41 @@ impl Catalog {
                 .await
                 .map_err(SourceError::from)
         };
+        // Database layers: the database selects the rows, the pool draws them.
         let drawn =
             futures_util::future::join_all(requests.iter().enumerate().filter_map(|(i, r)| {
                 match &r.layer.backend {
-                    Backend::Postgis(pg) => Some(async move {
-                        pg.tile(&ctx.cancel, coord, r.filter.as_deref())
+                    Backend::Postgis(pg) if pg.drawn_in_database(coord.z) => {
+                        Some(futures_util::future::Either::Left(async move {
+                            pg.tile_in_database(&ctx.cancel, coord, r.filter.as_deref())
+                                .await
+                                .map(|bytes| (i, bytes))
+                        }))
+                    }
+                    Backend::Postgis(pg) => Some(futures_util::future::Either::Right(async move {
+                        let rows = pg
+                            .tile_rows(&ctx.cancel, coord, r.filter.as_deref())
+                            .await?;
+                        if rows.is_empty() {
+                            return Ok::<_, SourceError>((i, Vec::new()));
+                        }
+                        let layer = Arc::clone(&r.layer);
+                        let bytes = ctx
+                            .pool
+                            .run(ctx.cancel.clone(), move |cancel| {
+                                let Backend::Postgis(pg) = &layer.backend else {
+                                    return Ok(Vec::new());
+                                };
+                                let features = pg.tile_features(&rows, cancel)?;
+                                drop(rows);
+                                let mut out = Vec::new();
+                                render_features(&features, coord, cancel, &mut out)?;
+                                Ok(out)
+                            })
                             .await
-                            .map(|bytes| (i, bytes))
-                    }),
+                            .map_err(SourceError::from)?;
+                        Ok((i, bytes))
+                    })),
                     Backend::Memory(_) => None,
                 }
             }));

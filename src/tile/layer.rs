@@ -2,7 +2,7 @@
 //! MVT ids, label points, interned tile properties, and each feature's size for low-zoom
 //! generalization. Built once from a [`Layer`] when it loads.
 
-use geo::{Area, Coord, Euclidean, Geometry, InteriorPoint, Length, MapCoords};
+use geo::{Area, BoundingRect, Coord, Euclidean, Geometry, Length, MapCoords, Polygon};
 
 use super::encode::TileGeometry;
 use super::mvt::{LayerWriter, MvtValue, PropTable, PropTableBuilder};
@@ -22,8 +22,8 @@ const CANCEL_EVERY: usize = 64;
 pub struct TileLayer {
     /// The geometry, EPSG:3857, drawable at any zoom.
     shapes: Shapes,
-    /// Numeric MVT id per feature.
-    ids: Vec<u64>,
+    /// Numeric MVT id per feature (none for a feature of a query result whose id is text).
+    ids: Vec<Option<u64>>,
     /// Whether the MVT ids are the GeoJSON ids themselves (all numeric, like INSEE codes);
     /// when not, tiles also carry each feature's string id as the property `id`.
     pub ids_are_numeric: bool,
@@ -43,6 +43,50 @@ pub struct TileLayer {
     pub label_fields: Vec<(String, FieldType)>,
 }
 
+/// A point inside a polygon to hang its label on: the middle of the widest stretch, inside
+/// the polygon, of the horizontal line through the middle of its box (moved off any vertex).
+/// This is the interior-point rule of JTS and of `geo`'s `InteriorPoint`, and gives the same
+/// point on valid polygons; the stretches inside are told by counting crossings (even–odd)
+/// instead of a point-in-polygon test each, which makes it many times faster.
+fn label_point(p: &Polygon<f64>) -> Option<Coord<f64>> {
+    let exterior = &p.exterior().0;
+    match exterior.len() {
+        0 => return None,
+        1 => return Some(exterior[0]),
+        _ => {}
+    }
+    let bounds = p.bounding_rect()?;
+    let rings = || std::iter::once(p.exterior()).chain(p.interiors());
+    let mut y = (bounds.min().y + bounds.max().y) / 2.0;
+    if rings().flat_map(|r| &r.0).any(|c| c.y == y) {
+        let closest = rings()
+            .flat_map(|r| &r.0)
+            .filter(|c| c.y != y)
+            .min_by(|a, b| (a.y - y).abs().total_cmp(&(b.y - y).abs()));
+        if let Some(c) = closest {
+            y = (y + c.y) / 2.0;
+        }
+    }
+    let mut crossings: Vec<f64> = Vec::new();
+    for ring in rings() {
+        for edge in ring.0.windows(2) {
+            let (a, b) = (edge[0], edge[1]);
+            if (a.y < y) != (b.y < y) {
+                crossings.push(a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y));
+            }
+        }
+    }
+    crossings.sort_by(f64::total_cmp);
+    let mut best: Option<(f64, f64)> = None;
+    for pair in crossings.chunks_exact(2) {
+        let width = pair[1] - pair[0];
+        if best.is_none_or(|(w, _)| width > w) {
+            best = Some((width, (pair[0] + pair[1]) / 2.0));
+        }
+    }
+    Some(best.map_or(exterior[0], |(_, x)| Coord { x, y }))
+}
+
 /// A lon/lat geometry in EPSG:3857.
 fn project(g: &Geometry<f64>) -> Geometry<f64> {
     g.map_coords(to_mercator)
@@ -53,10 +97,38 @@ fn to_mercator(c: Coord<f64>) -> Coord<f64> {
     Coord { x, y }
 }
 
+/// How features get their numeric MVT ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MvtIds {
+    /// A whole layer: the ids themselves when they are all whole numbers (like INSEE codes),
+    /// else the 1-based position, with the id as the text property `id`.
+    Layer,
+    /// Some features of a larger table (a database's answer for one tile): each feature's id
+    /// when it is a whole number, else no MVT id and the text property `id`, so that the
+    /// same feature has the same id in every tile.
+    Feature,
+}
+
 impl TileLayer {
-    /// Prepares a layer for tiles.
+    /// Prepares a layer for tiles at every zoom it is shown at.
     #[must_use]
     pub fn build(layer: &Layer) -> Self {
+        Self::build_with(
+            layer,
+            MvtIds::Layer,
+            layer.config.minzoom,
+            layer.config.maxzoom,
+        )
+    }
+
+    /// Prepares some features of a table for the tiles of zoom `z` alone: the part of a
+    /// database layer one tile needs.
+    #[must_use]
+    pub fn for_zoom(features: &Layer, z: u8) -> Self {
+        Self::build_with(features, MvtIds::Feature, z, z)
+    }
+
+    fn build_with(layer: &Layer, policy: MvtIds, minzoom: u8, maxzoom: u8) -> Self {
         let config = &layer.config;
         // Sizes and label points, one feature projected at a time.
         let wants_labels = config.label.is_some()
@@ -84,9 +156,8 @@ impl TileLayer {
                     Some(Geometry::MultiPolygon(mp)) => mp
                         .iter()
                         .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
-                        .and_then(InteriorPoint::interior_point)
-                        .map(|p| p.0),
-                    Some(Geometry::Polygon(p)) => p.interior_point().map(|p| p.0),
+                        .and_then(label_point),
+                    Some(Geometry::Polygon(p)) => label_point(p),
                     _ => None,
                 });
             }
@@ -99,21 +170,39 @@ impl TileLayer {
                 .map(|f| f.geometry.as_ref())
                 .collect::<Vec<_>>(),
             project,
-            config.minzoom,
-            config.maxzoom,
+            minzoom,
+            maxzoom,
         );
 
-        // MVT ids are integers: the GeoJSON ids when they all are, else the 1-based position.
-        let numeric: Option<Vec<u64>> = layer
-            .features
-            .iter()
-            .map(|f| f.id.parse().ok().filter(|n: &u64| n.to_string() == *f.id))
-            .collect();
-        let ids_are_numeric = numeric.is_some();
-        let ids = numeric.unwrap_or_else(|| (1..=layer.features.len() as u64).collect());
+        let whole = |id: &str| id.parse().ok().filter(|n: &u64| n.to_string() == id);
+        let (ids, ids_are_numeric, text_id): (Vec<Option<u64>>, bool, Vec<bool>) = match policy {
+            // The GeoJSON ids when they all are whole numbers, else the 1-based position.
+            MvtIds::Layer => {
+                let numeric: Option<Vec<u64>> =
+                    layer.features.iter().map(|f| whole(&f.id)).collect();
+                let all = numeric.is_some();
+                let ids = numeric.unwrap_or_else(|| (1..=layer.features.len() as u64).collect());
+                let text = !all && layer.key("id").is_none();
+                (
+                    ids.into_iter().map(Some).collect(),
+                    all,
+                    vec![text; layer.features.len()],
+                )
+            }
+            MvtIds::Feature => {
+                let ids: Vec<Option<u64>> = layer.features.iter().map(|f| whole(&f.id)).collect();
+                let free = layer.key("id").is_none();
+                let text = ids
+                    .iter()
+                    .zip(&layer.features)
+                    .map(|(n, f)| n.is_none() && !f.id.is_empty() && free)
+                    .collect();
+                (ids, false, text)
+            }
+        };
+        let string_id = text_id.iter().any(|t| *t);
 
         // Tags, interned once.
-        let string_id = !ids_are_numeric && layer.key("id").is_none();
         let mut builder = PropTableBuilder::default();
         let id_key = string_id.then(|| builder.key("id"));
         let label_key = config.label.as_deref().and_then(|l| layer.key(l));
@@ -131,8 +220,10 @@ impl TileLayer {
         let mut offsets = vec![0u32];
         let mut label_tags = Vec::new();
         let mut label_offsets = vec![0u32];
-        for f in &layer.features {
-            let id_tag = id_key.map(|k| [k, builder.value(&MvtValue::String(f.id.to_string()))]);
+        for (f, text) in layer.features.iter().zip(&text_id) {
+            let id_tag = id_key
+                .filter(|_| *text)
+                .map(|k| [k, builder.value(&MvtValue::String(f.id.to_string()))]);
             tags.extend(id_tag);
             for (key, value) in f.properties.iter() {
                 if let (Some(k), Some(v)) = (kept[*key as usize], MvtValue::of(value)) {
@@ -192,7 +283,7 @@ impl TileLayer {
 
     /// The numeric MVT id of feature `i`.
     #[must_use]
-    pub fn tile_id(&self, i: usize) -> u64 {
+    pub fn tile_id(&self, i: usize) -> Option<u64> {
         self.ids[i]
     }
 
@@ -314,4 +405,76 @@ pub fn render_layer(
     features.finish(layer.id(), EXTENT, out);
     labels.finish(&config.label_layer_name(), EXTENT, out);
     Ok(any)
+}
+
+/// Renders features fetched for one tile (a database's answer, already filtered and capped)
+/// exactly as an in-memory layer is rendered: shared borders simplified once, clipped,
+/// generalized and labelled the same way. Their ids are taken feature by feature
+/// ([`MvtIds::Feature`]).
+pub fn render_features(
+    features: &Layer,
+    coord: TileCoord,
+    cancel: &Cancel,
+    out: &mut Vec<u8>,
+) -> Result<bool, Cancelled> {
+    cancel.check()?;
+    let tiles = TileLayer::for_zoom(features, coord.z);
+    cancel.check()?;
+    let index = SpatialIndex::of_layer(features);
+    render_layer(
+        LayerTile {
+            layer: features,
+            tiles: &tiles,
+            index: &index,
+            filter: None,
+        },
+        coord,
+        cancel,
+        out,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::InteriorPoint;
+
+    /// On every commune of the embedded data (projected), and on a square with a hole across
+    /// its middle, the label point is the point `geo`'s `InteriorPoint` gives.
+    #[test]
+    fn label_points_are_geo_interior_points() {
+        let bytes = crate::data::embedded::file("communes.geojson").expect("embedded communes");
+        let layer = Layer::from_geojson(
+            crate::data::LayerConfig::named("communes"),
+            "communes.geojson",
+            bytes,
+        )
+        .expect("the embedded communes load");
+        let mut polygons: Vec<Polygon<f64>> = Vec::new();
+        for f in &layer.features {
+            match f.geometry.as_ref().map(project) {
+                Some(Geometry::Polygon(p)) => polygons.push(p),
+                Some(Geometry::MultiPolygon(mp)) => polygons.extend(mp.0),
+                _ => {}
+            }
+        }
+        assert!(polygons.len() >= 115);
+        polygons.push(geo::Polygon::new(
+            geo::LineString::from(vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)]),
+            vec![geo::LineString::from(vec![
+                (2.0, 4.0),
+                (8.0, 4.0),
+                (8.0, 6.0),
+                (2.0, 6.0),
+            ])],
+        ));
+        for p in &polygons {
+            let ours = label_point(p).expect("a point");
+            let theirs = p.interior_point().expect("a point").0;
+            assert!(
+                (ours.x - theirs.x).abs() < 1e-6 && (ours.y - theirs.y).abs() < 1e-6,
+                "{ours:?} vs {theirs:?}"
+            );
+        }
+    }
 }

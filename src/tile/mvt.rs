@@ -167,8 +167,9 @@ impl<'a> LayerWriter<'a> {
         }
     }
 
-    /// Adds a feature: its id, geometry, and tags as `(key, value)` pairs of global indices.
-    pub fn add(&mut self, id: u64, geometry: &TileGeometry, tags: &[[u32; 2]]) {
+    /// Adds a feature: its id (if it has one), geometry, and tags as `(key, value)` pairs of
+    /// global indices.
+    pub fn add(&mut self, id: Option<u64>, geometry: &TileGeometry, tags: &[[u32; 2]]) {
         self.geometry.clear();
         let kind = encode_geometry(geometry, &mut self.geometry);
         self.tags.clear();
@@ -193,7 +194,7 @@ impl<'a> LayerWriter<'a> {
             .iter()
             .map(|&g| varint_len(u64::from(g)))
             .sum();
-        let mut len = 1 + varint_len(id) + 2;
+        let mut len = id.map_or(0, |id| 1 + varint_len(id)) + 2;
         if !self.tags.is_empty() {
             len += 1 + varint_len(tags_len as u64) + tags_len;
         }
@@ -201,8 +202,10 @@ impl<'a> LayerWriter<'a> {
         let out = &mut self.features;
         out.push(0x12); // Layer.features
         varint(out, len as u64);
-        out.push(0x08); // Feature.id
-        varint(out, id);
+        if let Some(id) = id {
+            out.push(0x08); // Feature.id
+            varint(out, id);
+        }
         if !self.tags.is_empty() {
             out.push(0x12); // Feature.tags, packed
             varint(out, tags_len as u64);
@@ -374,7 +377,7 @@ mod tests {
         let table = props.finish();
         let mut writer = LayerWriter::new(&table);
         writer.add(
-            62498,
+            Some(62498),
             &TileGeometry::Points(vec![[100, 200]]),
             &[[name, lens], [pop, n]],
         );

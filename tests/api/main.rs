@@ -5,6 +5,7 @@ mod data;
 mod gdal;
 mod hardening;
 mod http;
+mod postgis;
 mod queries;
 mod stall;
 mod support;

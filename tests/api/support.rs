@@ -304,3 +304,235 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// A PostgreSQL server of a test's own, with PostGIS: a fresh cluster in a temporary folder,
+/// reached through a Unix socket there, stopped and removed when dropped. Tests that stop
+/// and start the database, or edit it, disturb nobody else.
+///
+/// As root the cluster runs as the `postgres` user (PostgreSQL refuses root).
+pub struct TempPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+/// The PostgreSQL server programs (`initdb`, `pg_ctl`): `PG_BIN`, else Debian's.
+fn pg_bin(program: &str) -> String {
+    let dir = std::env::var("PG_BIN").unwrap_or_else(|_| {
+        let found = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path().join("bin"))
+                    .filter(|p| p.join("initdb").exists())
+                    .max()
+            });
+        found
+            .expect("PostgreSQL server programs (apt-get install postgresql-15-postgis-3)")
+            .display()
+            .to_string()
+    });
+    format!("{dir}/{program}")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A command run as the cluster's owner: `postgres` when we are root.
+fn owner_command(program: &str) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Runs a command as the cluster's owner, asserting that it succeeds.
+fn run_as_owner(program: &str, args: &[&str]) -> String {
+    let out = owner_command(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl TempPostgres {
+    /// Creates and starts a cluster with a database `terril` holding PostGIS.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("terril-pg-")
+            .tempdir()
+            .expect("a temporary folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        let data = dir.path().join("data");
+        run_as_owner(
+            &pg_bin("initdb"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+        );
+        let pg = Self { dir, port };
+        pg.pg_ctl("start");
+        pg.psql("postgres", "CREATE DATABASE terril");
+        pg.psql("terril", "CREATE EXTENSION postgis");
+        pg
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses='' -c fsync=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log");
+        let mut args = vec![
+            action,
+            "-D",
+            data.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            log.to_str().unwrap(),
+        ];
+        if action != "stop" {
+            args.extend(["-o", &options]);
+        } else {
+            args.extend(["-m", "fast"]);
+        }
+        run_as_owner(&pg_bin("pg_ctl"), &args);
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended).
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    /// Starts it again.
+    pub fn start_again(&self) {
+        self.pg_ctl("start");
+    }
+
+    /// The libpq URL of database `db`.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgresql://postgres@/{db}?host={}&port={}",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    /// The GDAL/OGR connection string of database `db`.
+    pub fn ogr(&self, db: &str) -> String {
+        format!(
+            "PG:host={} port={} user=postgres dbname={db}",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    /// Runs SQL with `psql` and returns its unaligned output.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.url(db),
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs (apt-get install postgresql-client)");
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Loads a GeoJSON file into `schema.table` of database `terril` with `ogr2ogr`, in
+    /// `srs` (e.g. `EPSG:2154`), with a `fid` primary key and a GiST index on `geom`.
+    pub fn load(&self, file: &Path, schema: &str, table: &str, srs: &str) {
+        self.psql("terril", &format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+        let out = Command::new("ogr2ogr")
+            .args(["-f", "PostgreSQL", &self.ogr("terril")])
+            .arg(file)
+            .args([
+                "-nln",
+                &format!("{schema}.{table}"),
+                "-t_srs",
+                srs,
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "-lco",
+                "FID=fid",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+                "-overwrite",
+            ])
+            .output()
+            .expect("ogr2ogr runs (apt-get install gdal-bin)");
+        assert!(
+            out.status.success(),
+            "ogr2ogr {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = owner_command(&pg_bin("pg_ctl"))
+            .args([
+                "stop",
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+            ])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
