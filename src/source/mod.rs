@@ -984,43 +984,40 @@ impl Catalog {
                 .await
                 .map_err(SourceError::from)
         };
-        // Database layers: the database selects the rows, the pool draws them.
+        // Database layers: the database selects the rows and the pool draws them, or the
+        // database draws the tile where the layer's generalization cap bites.
         let drawn =
             futures_util::future::join_all(requests.iter().enumerate().filter_map(|(i, r)| {
-                match &r.layer.backend {
-                    Backend::Postgis(pg) if pg.drawn_in_database(coord.z) => {
-                        Some(futures_util::future::Either::Left(async move {
-                            pg.tile_in_database(&ctx.cancel, coord, r.filter.as_deref())
-                                .await
-                                .map(|bytes| (i, bytes))
-                        }))
+                let Backend::Postgis(pg) = &r.layer.backend else {
+                    return None;
+                };
+                Some(async move {
+                    let filter = r.filter.as_deref();
+                    if pg.drawn_in_database(&ctx.cancel, coord).await {
+                        let bytes = pg.tile_in_database(&ctx.cancel, coord, filter).await?;
+                        return Ok::<_, SourceError>((i, bytes));
                     }
-                    Backend::Postgis(pg) => Some(futures_util::future::Either::Right(async move {
-                        let rows = pg
-                            .tile_rows(&ctx.cancel, coord, r.filter.as_deref())
-                            .await?;
-                        if rows.is_empty() {
-                            return Ok::<_, SourceError>((i, Vec::new()));
-                        }
-                        let layer = Arc::clone(&r.layer);
-                        let bytes = ctx
-                            .pool
-                            .run(ctx.cancel.clone(), move |cancel| {
-                                let Backend::Postgis(pg) = &layer.backend else {
-                                    return Ok(Vec::new());
-                                };
-                                let features = pg.tile_features(&rows, cancel)?;
-                                drop(rows);
-                                let mut out = Vec::new();
-                                render_features(&features, coord, cancel, &mut out)?;
-                                Ok(out)
-                            })
-                            .await
-                            .map_err(SourceError::from)?;
-                        Ok((i, bytes))
-                    })),
-                    Backend::Memory(_) => None,
-                }
+                    let rows = pg.tile_rows(&ctx.cancel, coord, filter).await?;
+                    if rows.is_empty() {
+                        return Ok((i, Vec::new()));
+                    }
+                    let layer = Arc::clone(&r.layer);
+                    let bytes = ctx
+                        .pool
+                        .run(ctx.cancel.clone(), move |cancel| {
+                            let Backend::Postgis(pg) = &layer.backend else {
+                                return Ok(Vec::new());
+                            };
+                            let features = pg.tile_features(&rows, coord, cancel)?;
+                            drop(rows);
+                            let mut out = Vec::new();
+                            render_features(&features, coord, cancel, &mut out)?;
+                            Ok(out)
+                        })
+                        .await
+                        .map_err(SourceError::from)?;
+                    Ok((i, bytes))
+                })
             }));
         let (rendered, drawn) = futures_util::future::join(rendered, drawn).await;
         let mut parts: Vec<Vec<u8>> = vec![Vec::new(); requests.len()];

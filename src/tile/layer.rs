@@ -163,7 +163,7 @@ impl TileLayer {
             }
         }
         let labels = wants_labels.then_some(label_points);
-        let shapes = Shapes::build(
+        let shapes = Shapes::build_checked(
             &layer
                 .features
                 .iter()
@@ -172,6 +172,7 @@ impl TileLayer {
             project,
             minzoom,
             maxzoom,
+            policy == MvtIds::Layer,
         );
 
         let whole = |id: &str| id.parse().ok().filter(|n: &u64| n.to_string() == id);

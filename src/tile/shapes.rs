@@ -71,6 +71,21 @@ impl Shapes {
         minzoom: u8,
         maxzoom: u8,
     ) -> Self {
+        Self::build_checked(geometries, project, minzoom, maxzoom, true)
+    }
+
+    /// [`Shapes::build`], where `check_validity` false takes every polygon for valid without
+    /// checking (one segment-intersection sweep per polygon less): for the few features of
+    /// one tile, read again for every tile. An invalid polygon then has its arcs kept whole
+    /// wherever simplification leaves it invalid, instead of being simplified freely.
+    #[must_use]
+    pub fn build_checked(
+        geometries: &[Option<&Geometry<f64>>],
+        project: impl Fn(&Geometry<f64>) -> Geometry<f64>,
+        minzoom: u8,
+        maxzoom: u8,
+        check_validity: bool,
+    ) -> Self {
         let mut s = Self {
             arc_start: vec![0],
             ring_start: vec![0],
@@ -93,8 +108,11 @@ impl Shapes {
                 let first = rings.len();
                 rings.push(open_ring(&p.exterior().0));
                 rings.extend(p.interiors().iter().map(|r| open_ring(&r.0)));
-                let slices: Vec<&[Coord<f64>]> = rings[first..].iter().map(Vec::as_slice).collect();
-                valid &= !rings_cross(&slices);
+                if check_validity {
+                    let slices: Vec<&[Coord<f64>]> =
+                        rings[first..].iter().map(Vec::as_slice).collect();
+                    valid &= !rings_cross(&slices);
+                }
             }
             // A polygon invalid to begin with has nothing to protect.
             if valid && let Some(r) = m.bounding_rect() {
