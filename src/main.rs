@@ -1,5 +1,10 @@
 //! The `terril` command: `serve` (the default), `check` and `export`.
 
+/// mimalloc: memory freed after a burst of large answers is reused and returned rather than
+/// scattered over per-thread arenas, so the server's memory plateaus under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,6 +117,28 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, default_value_t = 10, env = "TERRIL_SHUTDOWN_GRACE_S")]
     shutdown_grace_s: u64,
+    /// Host names requests may name in `Host` (comma list; `*` for any), besides localhost,
+    /// the loopback addresses and the bound address. Ignored with --public-url.
+    #[arg(long, env = "TERRIL_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Believe X-Forwarded-Host and X-Forwarded-Proto (behind a reverse proxy that sets them).
+    #[arg(long, env = "TERRIL_TRUST_FORWARDED")]
+    trust_forwarded: bool,
+    /// Client connections open at once; more are refused with 503.
+    #[arg(long, default_value_t = 4096, env = "TERRIL_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Client connections open at once from one address (raise it behind a proxy that does not
+    /// pool its connections).
+    #[arg(long, default_value_t = 256, env = "TERRIL_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: usize,
+    /// Seconds a response may wait on a client that does not read it before the connection
+    /// is closed.
+    #[arg(long, default_value_t = 30, env = "TERRIL_WRITE_TIMEOUT_S")]
+    write_timeout_s: u64,
+    /// MiB of computed answers (items, queries) held at once for clients still reading them;
+    /// an answer that does not fit gets 503 with Retry-After.
+    #[arg(long, default_value_t = 512, env = "TERRIL_MAX_BODY_MEMORY_MB")]
+    max_body_memory_mb: usize,
 }
 
 fn main() -> ExitCode {
@@ -304,6 +331,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .map(|db| format!(" and {}", db.shown()))
             .unwrap_or_default()
     );
+    let defaults = ServerOptions::default();
+    let mut allowed_hosts = defaults.allowed_hosts.clone();
+    if !args.bind.ip().is_unspecified() {
+        allowed_hosts.push(args.bind.ip().to_string());
+    }
+    allowed_hosts.extend(
+        args.allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty()),
+    );
     let options = ServerOptions {
         public_url: args.public_url,
         cache_control: args.cache_control,
@@ -312,7 +350,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
         workers: args.workers,
         request_timeout,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_s),
-        ..ServerOptions::default()
+        allowed_hosts,
+        trust_forwarded: args.trust_forwarded,
+        max_body_memory: args.max_body_memory_mb.max(1).saturating_mul(1024 * 1024),
+        connections: terril::http::conn::ConnectionLimits {
+            max_connections: args.max_connections.max(1),
+            max_per_ip: args.max_connections_per_ip.max(1),
+            write_timeout: Duration::from_secs(args.write_timeout_s.max(1)),
+            ..defaults.connections
+        },
+        ..defaults
     };
     let state = AppState::with_folder(
         catalog,

@@ -36,6 +36,11 @@ struct VersionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
 }
@@ -66,6 +71,8 @@ pub struct Metrics {
     current_version: Mutex<String>,
     reloads: Family<OutcomeLabels, Counter>,
     features: Gauge,
+    connections_open: Gauge,
+    connections_refused: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -171,7 +178,21 @@ impl Default for Metrics {
             "Features being served, over all layers",
             features.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections open",
+            connections_open.clone(),
+        );
+        let connections_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Client connections refused at the door, by reason (full, per_address)",
+            connections_refused.clone(),
+        );
         Self {
+            connections_open,
+            connections_refused,
             registry,
             requests,
             latency,
@@ -208,6 +229,19 @@ impl Metrics {
         self.latency
             .get_or_create(&RouteLabels { route })
             .observe(seconds);
+    }
+
+    /// Connections open now.
+    pub fn connections(&self, open: usize) {
+        self.connections_open
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// A connection refused at the door.
+    pub fn refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// A tile answered from the cache.

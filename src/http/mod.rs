@@ -4,8 +4,10 @@
 
 pub mod assets;
 mod catalog;
+pub mod conn;
 pub mod error;
 pub mod features;
+pub mod hosts;
 pub mod limits;
 pub mod metrics;
 mod openapi;
@@ -60,6 +62,17 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Largest response body sent; larger answers are a 400 asking for less.
     pub max_response_bytes: usize,
+    /// Limits on client connections.
+    pub connections: conn::ConnectionLimits,
+    /// Bytes of computed response bodies (items, queries, catalog…) held at once, however
+    /// slowly clients read them; a body that would pass it gets 503 with `Retry-After`.
+    pub max_body_memory: usize,
+    /// Host names (lower case, no port) a request's `Host` may name when there is no
+    /// `public_url`; `*` allows any. Others get a 400: a forged `Host` never reaches a link.
+    pub allowed_hosts: Vec<String>,
+    /// Whether `X-Forwarded-Host` and `X-Forwarded-Proto` (set by a reverse proxy in front)
+    /// are believed; they are checked against `allowed_hosts` like `Host`.
+    pub trust_forwarded: bool,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +86,10 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_response_bytes: 64 * 1024 * 1024,
+            connections: conn::ConnectionLimits::default(),
+            max_body_memory: 512 * 1024 * 1024,
+            allowed_hosts: ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec(),
+            trust_forwarded: false,
         }
     }
 }
@@ -113,6 +130,8 @@ struct Shared {
     metrics: Metrics,
     options: ServerOptions,
     headers: Headers,
+    /// KiB of computed response bodies that may be held at once (see [`limits::hold`]).
+    bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// Header values built once.
@@ -181,6 +200,9 @@ impl AppState {
                 glyphs: Arc::default(),
                 assets: assets::Assets::default(),
                 metrics,
+                bodies: Arc::new(tokio::sync::Semaphore::new(
+                    (options.max_body_memory / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                )),
                 headers: Headers {
                     cache_control: HeaderValue::from_str(&options.cache_control)
                         .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
@@ -265,6 +287,12 @@ impl AppState {
     #[must_use]
     pub fn pool(&self) -> &CpuPool {
         &self.inner.pool
+    }
+
+    /// The budget of computed response bodies held at once, in KiB.
+    #[must_use]
+    pub fn bodies(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.bodies
     }
 
     /// The worker for short, bounded jobs of cheap routes.
@@ -357,23 +385,17 @@ impl AppState {
         compiled.map(Some).map_err(features::filter_error)
     }
 
-    /// The base URL for links: the configured public URL, else `http://` + the `Host` header.
+    /// The base URL for links: the configured public URL, else the scheme and host of the
+    /// request (`Host`, or `X-Forwarded-Host`/`-Proto` from a trusted proxy), which
+    /// [`hosts::check`] has checked against the allowed hosts.
     #[must_use]
     pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.inner.options.public_url {
+        let options = &self.inner.options;
+        if let Some(url) = &options.public_url {
             return url.trim_end_matches('/').to_owned();
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.len() <= 255
-                    && h.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-            .unwrap_or("127.0.0.1:8080");
-        format!("http://{host}")
+        let (scheme, host) = hosts::requested(headers, options.trust_forwarded);
+        format!("{scheme}://{}", host.unwrap_or("localhost"))
     }
 }
 
@@ -407,7 +429,11 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog", get(catalog::catalog))
         .route("/tiles.json", get(tiles::tilejson_all))
         .route("/tiles/{layers}", get(tiles::tilejson_layers))
-        // The cap looks at the body before it is compressed.
+        // The cap and the memory budget look at the body before it is compressed.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::hold,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::cap_response,
@@ -433,9 +459,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state.clone())
-        .layer(tower::util::option_layer(cors))
         .layer(axum::middleware::from_fn(limits::guard))
-        .layer(axum::middleware::from_fn_with_state(state, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        // Outermost, so that every answer, refusals of the layers above included, has them.
+        .layer(tower::util::option_layer(cors))
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks) or is `*`.

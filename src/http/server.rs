@@ -2,6 +2,7 @@
 //! with a deadline, and the data folder watched for changes.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -9,6 +10,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use super::conn::{Gate, Guarded, Refused, refusal};
 use super::{AppState, router};
 
 /// Longest time a client may take to send a request's headers.
@@ -22,19 +24,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.options().shutdown_grace;
+    let limits = state.options().connections;
+    let cors = state.options().cors;
     state.warm_assets();
+    let gate = Gate::new(limits);
+    let metrics_state = state.clone();
     let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Some(HEADER_READ_TIMEOUT))
+        .max_buf_size((limits.max_head_bytes + 16 * 1024).max(8192))
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors (or another transient fault): wait a little
                         // rather than spin, and keep serving the connections already open.
@@ -43,13 +50,39 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let ticket = match gate.admit(peer.ip()) {
+                    Ok(ticket) => ticket,
+                    Err(why) => {
+                        // Refused at the door, cheaply: one non-blocking write, then close.
+                        let (reason, description) = match why {
+                            Refused::Full => ("full", "the server holds as many connections as it takes; try again"),
+                            Refused::TooManyFromAddress => (
+                                "per_address",
+                                "this address holds as many connections as one client may; reuse them",
+                            ),
+                        };
+                        metrics_state.metrics().refused(reason);
+                        let _ = stream.try_write(&refusal(
+                            503,
+                            "Service Unavailable",
+                            "too_many_connections",
+                            description,
+                            cors,
+                        ));
+                        continue;
+                    }
+                };
+                metrics_state.metrics().connections(gate.open());
                 let _ = stream.set_nodelay(true);
+                let io = Guarded::new(stream, limits, cors, Some(ticket));
                 let service = TowerToHyperService::new(app.clone());
-                let connection = graceful.watch(
-                    http.serve_connection(TokioIo::new(stream), service),
-                );
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+                let gate = Arc::clone(&gate);
+                let state = metrics_state.clone();
                 tokio::spawn(async move {
                     let _ = connection.await;
+                    // The ticket went with the connection.
+                    state.metrics().connections(gate.open());
                 });
             }
             () = &mut shutdown => break,

@@ -157,18 +157,24 @@ async fn bad_input_on_every_route_gets_a_json_4xx() {
             assert_eq!(body["code"], "method_not_allowed");
         }
     }
-    // A forged Host header never reaches the URLs we write.
-    let resp = client()
-        .get(server.url("/tiles.json"))
-        .header(header::HOST, "evil.example\"><script>")
-        .send()
-        .await
-        .unwrap();
-    let tilejson: Value = resp.json().await.unwrap();
-    assert!(
-        !tilejson["tiles"][0].as_str().unwrap().contains("evil"),
-        "{tilejson}"
-    );
+    // A forged Host header never reaches the URLs we write: it is refused.
+    for forged in [
+        "evil.example\"><script>",
+        "evil.example",
+        "evil.example:8080",
+    ] {
+        let resp = client()
+            .get(server.url("/tiles.json"))
+            .header(header::HOST, forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{forged}");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains("evil"), "{text}");
+        assert!(text.contains("host_not_allowed"), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -178,22 +184,40 @@ async fn uris_too_long_and_bodies_on_reads_are_refused() {
     let (status, body) = raw_get(&server.base, &long).await;
     assert_eq!(status, 414, "{body}");
     assert!(body.contains("\"code\":\"uri_too_long\""), "{body}");
-    // Past 64 KiB the HTTP layer refuses the request line itself, still with a 414.
-    let (status, _) = raw_get(
+    // Past the head cap (48 KiB) the connection layer refuses the request line itself,
+    // still with a 414 in JSON.
+    let (status, body) = raw_get(
         &server.base,
         &format!("/tiles.json?pad={}", "a".repeat(70 * 1024)),
     )
     .await;
     assert_eq!(status, 414);
+    assert!(body.contains("\"code\":\"uri_too_long\""), "{body}");
     let (status, body) = raw_request(
         &server.base,
-        b"GET /health HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     )
     .await;
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("body_not_allowed"), "{body}");
-    let (status, _) = raw_request(&server.base, b"GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n").await;
+    let (status, _) = raw_request(&server.base, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n").await;
     assert_eq!(status, 413);
+    // A browser reads these refusals too: they carry CORS headers.
+    let resp = client()
+        .get(server.url(&format!("/tiles.json?pad={}", "a".repeat(40 * 1024))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 414);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let resp = client()
+        .get(server.url("/health"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
 }
 
 /// No path reaches a file outside the built-in resources: raw `..`, encoded dots and slashes,
@@ -610,5 +634,97 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
     assert!(
         client().get(format!("{base}/health")).send().await.is_err(),
         "no longer accepting"
+    );
+}
+
+/// Links are built from an allowed host only: `Host` by default, `X-Forwarded-Host` and
+/// `-Proto` behind a trusted proxy, the public URL when one is set (then `Host` is ignored);
+/// answers built from the host say so with `Vary`.
+#[tokio::test]
+async fn links_name_allowed_hosts_only() {
+    let get = |server: &crate::support::Server, headers: &[(&str, &str)]| {
+        let mut request = client().get(server.url("/tiles.json"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send()
+    };
+    // Default: the request's own Host (127.0.0.1:port) is allowed and varied on.
+    let server = start_with(&fixtures(), 0, ServerOptions::default()).await;
+    let resp = get(&server, &[]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let vary: Vec<_> = resp.headers().get_all("vary").iter().collect();
+    assert!(
+        vary.iter().any(|v| v.to_str().unwrap().contains("host")),
+        "{vary:?}"
+    );
+    let tilejson: Value = resp.json().await.unwrap();
+    assert!(
+        tilejson["tiles"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&server.base)
+    );
+    // Two Host headers: refused.
+    let (status, body) = raw_request(
+        &server.base,
+        b"GET /tiles.json HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.contains("evil"), "{body}");
+    // Forwarded headers are ignored unless trusted.
+    let resp = get(&server, &[("x-forwarded-host", "tiles.example.org")])
+        .await
+        .unwrap();
+    let tilejson: Value = resp.json().await.unwrap();
+    assert!(
+        tilejson["tiles"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&server.base)
+    );
+
+    // Behind a trusted proxy.
+    let options = ServerOptions {
+        trust_forwarded: true,
+        allowed_hosts: vec!["tiles.example.org".into(), "127.0.0.1".into()],
+        ..ServerOptions::default()
+    };
+    let server = start_with(&fixtures(), 0, options).await;
+    let resp = get(
+        &server,
+        &[
+            ("x-forwarded-host", "tiles.example.org"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let tilejson: Value = resp.json().await.unwrap();
+    assert_eq!(
+        tilejson["tiles"][0],
+        "https://tiles.example.org/tiles/{z}/{x}/{y}.mvt"
+    );
+    let resp = get(&server, &[("x-forwarded-host", "evil.example")])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "host_not_allowed");
+
+    // A public URL wins, whatever the request says.
+    let options = ServerOptions {
+        public_url: Some("https://carte.example.fr".into()),
+        ..ServerOptions::default()
+    };
+    let server = start_with(&fixtures(), 0, options).await;
+    let resp = get(&server, &[("host", "evil.example")]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let tilejson: Value = resp.json().await.unwrap();
+    assert_eq!(
+        tilejson["tiles"][0],
+        "https://carte.example.fr/tiles/{z}/{x}/{y}.mvt"
     );
 }

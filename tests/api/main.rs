@@ -2,6 +2,7 @@
 
 mod cli;
 mod data;
+mod edges;
 mod gdal;
 mod hardening;
 mod http;

@@ -254,7 +254,7 @@ pub async fn raw_request(base: &str, request: &[u8]) -> (u16, String) {
 pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
     raw_request(
         base,
-        format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
     )
     .await
 }
