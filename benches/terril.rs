@@ -4,6 +4,9 @@
 //!
 //!     cargo bench --bench terril
 //!     TERRIL_NATIONAL=/tmp/national cargo bench --bench terril -- national
+//!
+//! (`benches/national.py` writes the catalog with `[layer.generalize]`; remove that table for
+//! the same tiles with every commune.)
 
 use std::hint::black_box;
 use std::path::Path;
@@ -93,15 +96,21 @@ fn national(c: &mut Criterion) {
     };
     let catalog = catalog(Path::new(&dir));
     let communes = memory(&catalog, "communes");
+    // Run once on a catalog with `[layer.generalize]` and once without to compare the two.
+    let kind = match communes.data.config.generalize {
+        Some(_) => "generalized",
+        None => "every commune",
+    };
     let mut group = c.benchmark_group("national");
     group.sample_size(20);
     // The tile over most of France at each low zoom: 5/16/11, 6/32/22, 7/64/44, 8/129/89.
     for (z, x, y) in [(5u8, 16u32, 11u32), (6, 32, 22), (7, 64, 44), (8, 129, 89)] {
         let coord = TileCoord { z, x, y };
         let bytes = render_all(&[communes], coord).len();
-        group.bench_function(format!("z{z} tile over France ({bytes} bytes)"), |b| {
-            b.iter(|| black_box(render_all(&[communes], coord)))
-        });
+        group.bench_function(
+            format!("z{z} tile over France, {kind} ({bytes} bytes)"),
+            |b| b.iter(|| black_box(render_all(&[communes], coord))),
+        );
     }
     group.bench_function("near 5 km: communes near communes", |b| {
         let cancel = Cancel::new();
