@@ -174,6 +174,17 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                if !out
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("pmtiles"))
+                {
+                    eprintln!(
+                        "error: --out {}: terril export writes PMTiles archives only; name the \
+                         file *.pmtiles",
+                        out.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
                 let options = terril::export::ExportOptions {
                     out,
                     minzoom,

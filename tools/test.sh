@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs Terril's whole test suite, installing first the third-party clients and references the
-# tests check Terril against: GDAL/OGR (Debian gdal-bin), the Python mapbox-vector-tile decoder
-# and shapely, PostgreSQL with PostGIS (Debian postgresql-15-postgis-3: the cluster started here
-# is the reference for ground distances; the PostGIS source tests start clusters of their own
-# with its initdb), and Chromium (Debian chromium) with playwright-core and the MapLibre style
-# validator (npm) for the map.
+# tests check Terril against: GDAL/OGR (Debian gdal-bin, 3.6), the Python mapbox-vector-tile
+# decoder, shapely, cql2, pyogrio (with GDAL 3.12 inside) and OWSLib; PostgreSQL with PostGIS
+# (Debian postgresql-15-postgis-3: the cluster started here is the reference for ground
+# distances; the PostGIS source tests start clusters of their own with its initdb); and Chromium
+# (Debian chromium) with playwright-core and the MapLibre style validator (npm) for the map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python="${TERRIL_PYTHON:-python3}"
-if ! "$python" -c 'import mapbox_vector_tile, pmtiles, shapely' >/dev/null 2>&1; then
+if ! "$python" -c 'import mapbox_vector_tile, pmtiles, shapely, cql2, pyogrio, owslib' >/dev/null 2>&1; then
   echo "installing the Python test requirements"
   "$python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi

@@ -221,7 +221,7 @@ impl LayerConfig {
     /// ```
     /// let config = terril::data::config::LayerConfig::named("parks");
     /// assert_eq!(config.file_name(), "parks.geojson");
-    /// assert!(config.shows_at(16) && !config.shows_at(17));
+    /// assert_eq!((config.minzoom, config.maxzoom), (0, 16));
     /// ```
     #[must_use]
     pub fn named(id: &str) -> Self {
@@ -265,10 +265,12 @@ impl LayerConfig {
             .unwrap_or_else(|| format!("{}.geojson", self.id))
     }
 
-    /// Whether the layer is encoded in tiles at zoom `z`.
+    /// Whether the layer is encoded in tiles at zoom `z`: from `minzoom` on. Above `maxzoom`
+    /// its tiles are overzoomed (drawn with the detail of `maxzoom`), for clients that ask for
+    /// deeper tiles than TileJSON announces.
     #[must_use]
     pub fn shows_at(&self, z: u8) -> bool {
-        (self.minzoom..=self.maxzoom).contains(&z)
+        z >= self.minzoom
     }
 
     /// Whether property `key` is written into tiles.

@@ -123,6 +123,8 @@ pub async fn landing(
                 {"href": format!("{base}/conformance"), "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
                 {"href": format!("{base}/collections"), "rel": "data", "type": "application/json", "title": "The layers as feature collections"},
                 {"href": format!("{base}/tiles.json"), "rel": "describedby", "type": "application/json", "title": "TileJSON of the vector tiles"},
+                super::ogc_tiles::tilesets_link(format!("{base}/tiles")),
+                {"href": format!("{base}/tileMatrixSets"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "Tile matrix sets"},
             ],
         }),
         "application/json",
@@ -132,7 +134,7 @@ pub async fn landing(
 pub async fn conformance(raw: RawQuery) -> Result<Response, ApiError> {
     wants_json_only(&Params::parse(&raw, &["f"])?)?;
     Ok(typed_json(
-        &json!({ "conformsTo": CONFORMANCE }),
+        &json!({ "conformsTo": CONFORMANCE.iter().chain(super::ogc_tiles::CONFORMANCE).collect::<Vec<_>>() }),
         "application/json",
     ))
 }
@@ -144,6 +146,7 @@ fn collection_json(layer: &LayerSource, base: &str) -> Value {
     let mut links = vec![
         json!({"href": format!("{base}/collections/{id}"), "rel": "self", "type": "application/json", "title": info.config.title}),
         json!({"href": format!("{base}/tiles/{id}.json"), "rel": "describedby", "type": "application/json", "title": "TileJSON of this layer's vector tiles"}),
+        super::ogc_tiles::tilesets_link(format!("{base}/collections/{id}/tiles")),
     ];
     if info.queryable {
         links.push(json!({"href": format!("{base}/collections/{id}/items"), "rel": "items", "type": GEOJSON, "title": "Features"}));

@@ -10,6 +10,7 @@ pub mod features;
 pub mod hosts;
 pub mod limits;
 pub mod metrics;
+mod ogc_tiles;
 mod openapi;
 pub mod params;
 mod query;
@@ -429,6 +430,21 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog", get(catalog::catalog))
         .route("/tiles.json", get(tiles::tilejson_all))
         .route("/tiles/{layers}", get(tiles::tilejson_layers))
+        .route("/tiles", get(ogc_tiles::dataset_tilesets))
+        .route(
+            "/tiles/WebMercatorQuad",
+            get(ogc_tiles::dataset_tileset_wmq),
+        )
+        .route("/tileMatrixSets", get(ogc_tiles::tile_matrix_sets))
+        .route("/tileMatrixSets/{tms}", get(ogc_tiles::tile_matrix_set))
+        .route(
+            "/collections/{id}/tiles",
+            get(ogc_tiles::collection_tilesets),
+        )
+        .route(
+            "/collections/{id}/tiles/{tms}",
+            get(ogc_tiles::collection_tileset),
+        )
         // The cap and the memory budget look at the body before it is compressed.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -448,6 +464,14 @@ pub fn router(state: AppState) -> Router {
     let stored = Router::new()
         .route("/tiles/{z}/{x}/{y}", get(tiles::tile_all))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile_layers))
+        .route(
+            "/tiles/WebMercatorQuad/{matrix}/{row}/{col}",
+            get(ogc_tiles::dataset_tile),
+        )
+        .route(
+            "/collections/{id}/tiles/{tms}/{matrix}/{row}/{col}",
+            get(ogc_tiles::collection_tile),
+        )
         .route("/embed", get(resources::embed))
         .route("/assets/{file}", get(resources::asset))
         .route("/assets/icons/{file}", get(resources::icon))

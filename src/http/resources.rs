@@ -90,21 +90,43 @@ async fn html(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiErro
     Ok(response)
 }
 
-/// Whether a request to `/` wants the OGC landing page rather than the map.
+/// Whether a request to `/` wants the OGC landing page rather than the map: `?f=json`, or an
+/// `Accept` header that does not name HTML explicitly with at least the weight it gives JSON
+/// (`*/*` alone, as HTTP libraries send, gets JSON; a browser's HTML-first header gets the map).
 fn wants_json(raw: &RawQuery, headers: &HeaderMap) -> bool {
-    if raw
-        .0
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|p| p == "f=json"))
-    {
+    let query = raw.0.as_deref().unwrap_or("");
+    if query.split('&').any(|p| p == "f=json") {
         return true;
     }
+    if query.split('&').any(|p| p == "f=html") {
+        return false;
+    }
     let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    !accept.contains("text/html")
-        && (accept.contains("application/json") || accept.contains("application/geo+json"))
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    !prefers_html(&accept)
+}
+
+/// Whether an `Accept` header names HTML with a weight above zero and at least that of JSON.
+fn prefers_html(accept: &str) -> bool {
+    let (mut html, mut json) = (None::<f32>, 0f32);
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "text/html" | "application/xhtml+xml" => html = Some(html.map_or(q, |h| h.max(q))),
+            "application/json" | "application/geo+json" | "application/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    html.is_some_and(|h| h > 0.0 && h >= json)
 }
 
 fn map_page() -> Vec<u8> {
@@ -373,4 +395,25 @@ pub async fn sprite(
         move || Bytes::from(body),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefers_html;
+
+    #[test]
+    fn html_only_when_named_first() {
+        // Browsers.
+        assert!(prefers_html(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(prefers_html("text/html"));
+        // HTTP libraries and clients of the API.
+        assert!(!prefers_html("*/*"));
+        assert!(!prefers_html(""));
+        assert!(!prefers_html("application/json"));
+        assert!(!prefers_html("application/json, text/html;q=0.5"));
+        assert!(!prefers_html("text/html;q=0, */*"));
+        assert!(!prefers_html("application/geo+json;q=0.9, text/html;q=0.8"));
+    }
 }

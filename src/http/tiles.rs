@@ -93,7 +93,8 @@ pub fn resolve_layers(
     Ok(out)
 }
 
-async fn serve_tile(
+/// Answers tile `coord` of some layers (all for `None`), from the cache or rendered once.
+pub(super) async fn serve_tile(
     state: &AppState,
     layer_list: Option<&str>,
     coord: TileCoord,
@@ -101,9 +102,18 @@ async fn serve_tile(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = match query {
-        Some(q) if !q.is_empty() => Params::parse_str(q, &["filter", "filter-lang"])?,
+        Some(q) if !q.is_empty() => Params::parse_str(q, &["filter", "filter-lang", "f"])?,
         _ => Params::default(),
     };
+    if let Some(f) = params.get("f").filter(|f| *f != "mvt") {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!(
+                "f={:?} is not offered for tiles; use f=mvt",
+                f.chars().take(40).collect::<String>()
+            ),
+        ));
+    }
     let filter_text = params.get("filter");
     let filter_lang = params.get("filter-lang");
     let catalog = state.catalog();

@@ -317,6 +317,15 @@ impl Shapes {
         dropped
     }
 
+    /// The zoom whose detail tiles of zoom `z` are drawn with: `z` itself up to the top zoom
+    /// prepared, that top zoom above it (overzoomed tiles).
+    fn detail_zoom(&self, z: u8) -> u8 {
+        match self.whole.len().checked_sub(1) {
+            Some(top) => z.min(u8::try_from(top).unwrap_or(u8::MAX)),
+            None => z,
+        }
+    }
+
     fn whole_at(&self, z: u8) -> &[u32] {
         self.whole
             .get(usize::from(z))
@@ -334,7 +343,7 @@ impl Shapes {
     /// kept whole there. `None` for a feature without geometry.
     #[must_use]
     pub fn geometry_at(&self, i: usize, z: u8) -> Option<Geometry<f64>> {
-        let eps = tolerance_m(z) as f32;
+        let eps = tolerance_m(self.detail_zoom(z)) as f32;
         let whole = self.whole_at(z);
         let is_whole = |arc: u32| whole.binary_search(&arc).is_ok();
         Some(match self.shapes[i] {
@@ -403,7 +412,7 @@ impl Shapes {
         clip_box: ClipBox,
         scratch: &mut Scratch,
     ) -> Option<TileGeometry> {
-        let eps = tolerance_m(z) as f32;
+        let eps = tolerance_m(self.detail_zoom(z)) as f32;
         match self.shapes[i] {
             Shape::None => None,
             Shape::Points(a, b) => {

@@ -117,3 +117,43 @@ async fn export_writes_a_pmtiles_archive_that_others_read() {
         "the archived tile is the served tile"
     );
 }
+
+/// `--bbox` takes the comma form the help shows (a negative west included), and an archive
+/// name that is not `.pmtiles` is refused before anything is written.
+#[test]
+fn export_takes_a_comma_bbox_and_refuses_other_archive_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("box.pmtiles");
+    let run = Command::new(env!("CARGO_BIN_EXE_terril"))
+        .args([
+            "export",
+            "--maxzoom",
+            "6",
+            "--bbox",
+            "-0.3,-0.2,0.3,0.2",
+            "--data",
+        ])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.is_file());
+
+    let wrong = dir.path().join("box.mbtiles");
+    let run = Command::new(env!("CARGO_BIN_EXE_terril"))
+        .args(["export", "--data"])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&wrong)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("*.pmtiles"));
+    assert!(!wrong.exists(), "nothing written under the refused name");
+}

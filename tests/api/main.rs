@@ -6,6 +6,7 @@ mod edges;
 mod gdal;
 mod hardening;
 mod http;
+mod ogc;
 mod postgis;
 mod queries;
 mod stall;

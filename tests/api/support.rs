@@ -46,6 +46,16 @@ impl Server {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         client().get(self.url(path)).send().await.expect("request")
     }
+
+    /// GET a path with an `Accept` header.
+    pub async fn client_get(&self, path: &str, accept: &str) -> reqwest::Response {
+        client()
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .expect("request")
+    }
 }
 
 /// An HTTP client that neither decompresses nor follows redirects: tests see the raw answer.
