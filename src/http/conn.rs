@@ -395,8 +395,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
                 Reading::Done => return Poll::Ready(Ok(())),
                 Reading::Head | Reading::Through => {}
             }
-            let mut scratch = [0u8; 8192];
-            let mut read = ReadBuf::new(&mut scratch);
+            let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut read = ReadBuf::uninit(&mut scratch);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
             let got = read.filled();
             if got.is_empty() {
@@ -408,8 +408,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            let got = got.to_vec();
-            this.take_in(&got);
+            this.take_in(got);
         }
     }
 }

@@ -342,7 +342,6 @@ pub fn render_layer(
         return Ok(false);
     }
     let frame = TileFrame::new(coord);
-    let clip_box = ClipBox::buffered(EXTENT, BUFFER);
     let min_size_m = MIN_FEATURE_UNITS / frame.scale();
     let mut candidates: Vec<usize> = Vec::new();
     for (n, (i, envelope)) in index
@@ -362,20 +361,50 @@ pub fn render_layer(
         candidates.push(i);
     }
     let generalize = config.generalize.filter(|g| g.applies_at(coord.z));
-    match generalize {
-        // Largest first, then file order.
-        Some(g) => {
-            candidates
-                .sort_unstable_by(|&a, &b| tiles.size[b].total_cmp(&tiles.size[a]).then(a.cmp(&b)));
-            candidates.truncate(g.max_features);
-        }
-        // File order is drawing order.
-        None => candidates.sort_unstable(),
+    let by_size = |a: &usize, b: &usize| tiles.size[*b].total_cmp(&tiles.size[*a]).then(a.cmp(b));
+    if let Some(g) = generalize
+        && candidates.len() > g.max_features
+    {
+        // The largest `max_features`.
+        candidates.select_nth_unstable_by(g.max_features, by_size);
+        candidates.truncate(g.max_features);
     }
+    // Drawn in file order (neighbours share arcs and sit together in memory: twice as fast as
+    // drawing by size); when the byte budget of a generalized tile is reached, drawn again
+    // largest first so that the smallest are the ones left out.
+    candidates.sort_unstable();
     let budget = generalize.map_or(usize::MAX, |g| g.max_tile_bytes());
+    let start = out.len();
+    let (any, cut) = draw(tiles, coord, &candidates, budget, cancel, config, layer.id(), out)?;
+    if !cut {
+        return Ok(any);
+    }
+    out.truncate(start);
+    candidates.sort_unstable_by(by_size);
+    let (any, _) = draw(tiles, coord, &candidates, budget, cancel, config, layer.id(), out)?;
+    Ok(any)
+}
+
+/// Draws `candidates` in their order into `out` (the layer and its label layer), stopping
+/// before the feature that would take the tile past `budget` bytes. Returns whether any
+/// feature was written and whether the budget cut the list short.
+#[allow(clippy::too_many_arguments)]
+fn draw(
+    tiles: &TileLayer,
+    coord: TileCoord,
+    candidates: &[usize],
+    budget: usize,
+    cancel: &Cancel,
+    config: &crate::data::LayerConfig,
+    id: &str,
+    out: &mut Vec<u8>,
+) -> Result<(bool, bool), Cancelled> {
+    let frame = TileFrame::new(coord);
+    let clip_box = ClipBox::buffered(EXTENT, BUFFER);
     let mut features = LayerWriter::new(&tiles.props);
     let mut labels = LayerWriter::new(&tiles.props);
     let mut scratch = Scratch::default();
+    let mut over_budget = false;
     for (n, &i) in candidates.iter().enumerate() {
         if n.is_multiple_of(CANCEL_EVERY) {
             cancel.check()?;
@@ -387,6 +416,7 @@ pub fn render_layer(
             continue;
         };
         if features.byte_len() + labels.byte_len() + out.len() > budget {
+            over_budget = true;
             break;
         }
         features.add(tiles.ids[i], &geometry, tiles.tags(i));
@@ -403,9 +433,9 @@ pub fn render_layer(
         }
     }
     let any = features.feature_count() > 0;
-    features.finish(layer.id(), EXTENT, out);
+    features.finish(id, EXTENT, out);
     labels.finish(&config.label_layer_name(), EXTENT, out);
-    Ok(any)
+    Ok((any, over_budget))
 }
 
 /// Renders features fetched for one tile (a database's answer, already filtered and capped)

@@ -358,3 +358,54 @@ async fn cql2_annex_a_counts() {
         assert!(summary.contains_key(class), "{class} ran: {stdout}");
     }
 }
+
+/// TileJSON's `vector_layers` say what the tiles hold: every declared field is carried by some
+/// feature of its layer over the territory, and no feature carries an undeclared one; the
+/// attribution names each source once.
+#[tokio::test]
+async fn tilejson_fields_are_the_tiles_fields() {
+    let server = crate::support::start_with(&root().join("geodata"), 16, Default::default()).await;
+    let tj: Value = server.get("/tiles.json").await.json().await.unwrap();
+    let declared: BTreeMap<String, BTreeSet<String>> = tj["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let fields = l["fields"].as_object().unwrap().keys().cloned().collect();
+            (l["id"].as_str().unwrap().to_owned(), fields)
+        })
+        .collect();
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let [w, s, e, n] = [2.4, 50.3, 3.2, 50.7];
+    for z in [8u8, 10, 12] {
+        let a = terril::mercator::TileCoord::containing(w, n, z);
+        let b = terril::mercator::TileCoord::containing(e, s, z);
+        for x in a.x..=b.x {
+            for y in a.y..=b.y {
+                let r = server.get(&format!("/tiles/{z}/{x}/{y}.mvt")).await;
+                if r.status() != 200 {
+                    continue;
+                }
+                let decoded = decode_mvt(&r.bytes().await.unwrap());
+                for (layer, content) in decoded.as_object().unwrap() {
+                    let keys = seen.entry(layer.clone()).or_default();
+                    for f in content["features"].as_array().unwrap() {
+                        keys.extend(f["properties"].as_object().unwrap().keys().cloned());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        declared.keys().collect::<Vec<_>>(),
+        "layers in tiles and in TileJSON"
+    );
+    for (layer, fields) in &declared {
+        assert_eq!(&seen[layer], fields, "fields of {layer}");
+    }
+    let attribution = tj["attribution"].as_str().unwrap();
+    let parts: Vec<&str> = attribution.split(" — ").collect();
+    let unique: BTreeSet<&str> = parts.iter().copied().collect();
+    assert_eq!(parts.len(), unique.len(), "{attribution}");
+}
