@@ -251,6 +251,8 @@ impl TileCache {
     pub fn clear(&self) {
         if let Some(cache) = &self.inner {
             cache.invalidate_all();
+            // Drop them now rather than on moka's next housekeeping.
+            cache.run_pending_tasks();
         }
     }
 

@@ -27,9 +27,13 @@ use crate::filter::{Filter, Schema};
 use crate::mercator::TileCoord;
 use crate::pool::{CpuPool, PoolError};
 use crate::query::{self, MAX_DISTANCE_M};
-use crate::tile::{LayerTile, render_features, render_layer};
+use crate::tile::{LayerTile, render_features, render_layer, tile_work};
 pub use memory::MemoryLayer;
 use postgis::{Database, PgLayer};
+
+/// The most work (vertices of the features a tile meets) a tile may take to be drawn on the
+/// request's own thread rather than on a CPU worker: about 50 µs of drawing.
+pub const INLINE_TILE_WORK: usize = 2_000;
 
 /// Most features a layer of another backend may bring to a `near` query.
 pub const MAX_JOINED_FEATURES: usize = 200_000;
@@ -953,34 +957,49 @@ impl Catalog {
             .filter(|(_, r)| matches!(r.layer.backend, Backend::Memory(_)))
             .map(|(i, r)| (i, r.clone()))
             .collect();
+        // A tile of a few features without filters costs less to draw than the hand-over to a
+        // CPU worker and back: it is drawn here (bounded: at most INLINE_TILE_WORK vertices).
+        let inline = memory.iter().all(|(_, r)| r.filter.is_none()) && {
+            let mut work = 0;
+            for (_, r) in &memory {
+                if let Backend::Memory(m) = &r.layer.backend {
+                    work += tile_work(&m.tiles, &m.index, coord, INLINE_TILE_WORK);
+                }
+            }
+            work <= INLINE_TILE_WORK
+        };
         let rendered = async {
             if memory.is_empty() {
                 return Ok(Vec::new());
             }
+            let job = move |cancel: &Cancel| {
+                let mut parts = Vec::with_capacity(memory.len());
+                for (i, r) in &memory {
+                    let Backend::Memory(m) = &r.layer.backend else {
+                        continue;
+                    };
+                    let eval = r.filter.as_ref().map(|f| f.evaluator());
+                    let mut out = Vec::new();
+                    let any = render_layer(
+                        LayerTile {
+                            layer: &m.data,
+                            tiles: &m.tiles,
+                            index: &m.index,
+                            filter: eval.as_ref(),
+                        },
+                        coord,
+                        cancel,
+                        &mut out,
+                    )?;
+                    parts.push((*i, if any { out } else { Vec::new() }));
+                }
+                Ok(parts)
+            };
+            if inline {
+                return job(&ctx.cancel).map_err(|c| SourceError::from(PoolError::from(c)));
+            }
             ctx.pool
-                .run(ctx.cancel.clone(), move |cancel| {
-                    let mut parts = Vec::with_capacity(memory.len());
-                    for (i, r) in &memory {
-                        let Backend::Memory(m) = &r.layer.backend else {
-                            continue;
-                        };
-                        let eval = r.filter.as_ref().map(|f| f.evaluator());
-                        let mut out = Vec::new();
-                        let any = render_layer(
-                            LayerTile {
-                                layer: &m.data,
-                                tiles: &m.tiles,
-                                index: &m.index,
-                                filter: eval.as_ref(),
-                            },
-                            coord,
-                            cancel,
-                            &mut out,
-                        )?;
-                        parts.push((*i, if any { out } else { Vec::new() }));
-                    }
-                    Ok(parts)
-                })
+                .run(ctx.cancel.clone(), job)
                 .await
                 .map_err(SourceError::from)
         };

@@ -322,6 +322,21 @@ pub struct LayerTile<'a> {
     pub filter: Option<&'a Evaluator<'a>>,
 }
 
+/// The work of drawing tile `coord` of a layer, in vertices of the features the tile's area
+/// meets, counted up to `limit` (the count stops there): small enough, and the tile may be
+/// drawn where the request is handled instead of waiting for a CPU worker.
+#[must_use]
+pub fn tile_work(tiles: &TileLayer, index: &SpatialIndex, coord: TileCoord, limit: usize) -> usize {
+    let mut work = 0;
+    for (i, _) in index.intersecting_with_envelopes(TileFrame::new(coord).buffered_area()) {
+        work += tiles.shapes.vertices(i) + 1;
+        if work > limit {
+            break;
+        }
+    }
+    work
+}
+
 /// Renders one layer (and its label layer) of tile `coord`, appending the MVT layer messages
 /// to `out`. Returns whether any feature was written; stops with [`Cancelled`] when the token
 /// says so.
@@ -375,13 +390,31 @@ pub fn render_layer(
     candidates.sort_unstable();
     let budget = generalize.map_or(usize::MAX, |g| g.max_tile_bytes());
     let start = out.len();
-    let (any, cut) = draw(tiles, coord, &candidates, budget, cancel, config, layer.id(), out)?;
+    let (any, cut) = draw(
+        tiles,
+        coord,
+        &candidates,
+        budget,
+        cancel,
+        config,
+        layer.id(),
+        out,
+    )?;
     if !cut {
         return Ok(any);
     }
     out.truncate(start);
     candidates.sort_unstable_by(by_size);
-    let (any, _) = draw(tiles, coord, &candidates, budget, cancel, config, layer.id(), out)?;
+    let (any, _) = draw(
+        tiles,
+        coord,
+        &candidates,
+        budget,
+        cancel,
+        config,
+        layer.id(),
+        out,
+    )?;
     Ok(any)
 }
 

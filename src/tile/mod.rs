@@ -16,7 +16,7 @@ use geo::{Coord, Rect};
 
 use crate::mercator::{TileCoord, tile_size_m};
 
-pub use layer::{LayerTile, MvtIds, TileLayer, render_features, render_layer};
+pub use layer::{LayerTile, MvtIds, TileLayer, render_features, render_layer, tile_work};
 
 /// Tile extent: the grid is 4096 × 4096 units.
 pub const EXTENT: u32 = 4096;

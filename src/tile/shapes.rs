@@ -273,6 +273,26 @@ impl Shapes {
         &self.ring_parts[self.ring_start[r] as usize..self.ring_start[r + 1] as usize]
     }
 
+    /// How many vertices feature `i` has (shared arcs counted once per ring using them): the
+    /// work of drawing it at full detail.
+    #[must_use]
+    pub fn vertices(&self, i: usize) -> usize {
+        let arc_len =
+            |a: u32| (self.arc_start[a as usize + 1] - self.arc_start[a as usize]) as usize;
+        match self.shapes[i] {
+            Shape::None => 0,
+            Shape::Points(a, b) => (b - a) as usize,
+            Shape::Lines(a, b) => (a..b).map(arc_len).sum(),
+            Shape::Polygons(a, b) => {
+                let rings = self.polygon_start[a as usize] as usize
+                    ..self.polygon_start[b as usize] as usize;
+                rings
+                    .flat_map(|r| self.ring_parts(r).iter().map(|part| arc_len(part >> 1)))
+                    .sum()
+            }
+        }
+    }
+
     fn arc(&self, a: u32) -> (&[Coord<f64>], &[f32]) {
         let range = self.arc_start[a as usize] as usize..self.arc_start[a as usize + 1] as usize;
         (&self.coords[range.clone()], &self.keep[range])
