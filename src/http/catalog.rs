@@ -51,9 +51,11 @@ pub async fn catalog(State(state): State<AppState>) -> Json<Value> {
 }
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    // The load status first: a reload swaps the data and empties the cache before it counts
+    // itself there, so what is read after it is at least as new as the count of loads.
+    let status = state.load_status();
     let catalog = state.catalog();
     let (cache_bytes, cache_entries) = state.tiles().usage();
-    let status = state.load_status();
     let time = |t: Option<std::time::SystemTime>| {
         t.and_then(|t| jiff::Timestamp::try_from(t).ok())
             .map(|t| format!("{t:.0}"))

@@ -170,24 +170,29 @@ type Flight<V> = Arc<tokio::sync::OnceCell<V>>;
 
 /// The tile cache; with a size of 0 it stores nothing but still coalesces concurrent misses.
 pub struct TileCache {
-    inner: Option<moka::sync::Cache<TileKey, CachedTile>>,
+    /// The cache (none when disabled); replaced whole on [`TileCache::clear`].
+    inner: arc_swap::ArcSwapOption<moka::sync::Cache<TileKey, CachedTile>>,
+    max_bytes: u64,
     flights: Mutex<HashMap<TileKey, Flight<CachedTile>>>,
+}
+
+fn build_cache(max_bytes: u64) -> moka::sync::Cache<TileKey, CachedTile> {
+    moka::sync::Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(|_: &TileKey, v: &CachedTile| {
+            u32::try_from(v.body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+        })
+        .build()
 }
 
 impl TileCache {
     /// A cache holding at most `max_bytes` of tiles (0 disables it).
     #[must_use]
     pub fn new(max_bytes: u64) -> Self {
-        let inner = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_: &TileKey, v: &CachedTile| {
-                    u32::try_from(v.body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
-                })
-                .build()
-        });
+        let inner = (max_bytes > 0).then(|| Arc::new(build_cache(max_bytes)));
         Self {
-            inner,
+            inner: arc_swap::ArcSwapOption::new(inner),
+            max_bytes,
             flights: Mutex::default(),
         }
     }
@@ -195,12 +200,12 @@ impl TileCache {
     /// The cached tile for `key`, if present.
     #[must_use]
     pub fn get(&self, key: TileKey) -> Option<CachedTile> {
-        self.inner.as_ref()?.get(&key)
+        self.inner.load().as_ref()?.get(&key)
     }
 
     /// Stores a tile.
     pub fn insert(&self, key: TileKey, tile: CachedTile) {
-        if let Some(cache) = &self.inner {
+        if let Some(cache) = self.inner.load().as_ref() {
             cache.insert(key, tile);
         }
     }
@@ -247,19 +252,19 @@ impl TileCache {
         result.map(|t| (t, !made.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
-    /// Empties the cache (after a reload: old tiles will never be asked for again).
+    /// Empties the cache (after a reload: old tiles will never be asked for again) by putting
+    /// a new one in its place: moka's `invalidate_all` frees its entries only lazily.
     pub fn clear(&self) {
-        if let Some(cache) = &self.inner {
-            cache.invalidate_all();
-            // Drop them now rather than on moka's next housekeeping.
-            cache.run_pending_tasks();
+        if self.max_bytes > 0 {
+            self.inner
+                .store(Some(Arc::new(build_cache(self.max_bytes))));
         }
     }
 
     /// Bytes currently held (an estimate, as moka counts it) and number of entries.
     #[must_use]
     pub fn usage(&self) -> (u64, u64) {
-        self.inner.as_ref().map_or((0, 0), |c| {
+        self.inner.load().as_ref().map_or((0, 0), |c| {
             c.run_pending_tasks();
             (c.weighted_size(), c.entry_count())
         })
@@ -268,7 +273,7 @@ impl TileCache {
     /// Whether the cache stores anything.
     #[must_use]
     pub fn is_enabled(&self) -> bool {
-        self.inner.is_some()
+        self.max_bytes > 0
     }
 }
 
