@@ -75,7 +75,8 @@ pub fn filter_error(e: FilterError) -> ApiError {
     ApiError::bad_request("invalid_filter", e.0)
 }
 
-fn wants_json_only(params: &Params) -> Result<(), ApiError> {
+/// `f`, when given, must name JSON: the only format these documents come in.
+pub fn wants_json_only(params: &Params) -> Result<(), ApiError> {
     match params.get("f") {
         None | Some("json" | "geojson") => Ok(()),
         Some(other) => Err(ApiError::bad_request(

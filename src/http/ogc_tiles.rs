@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::features::find_layer;
+use super::features::{find_layer, wants_json_only};
 use super::params::Params;
-use super::tiles::{MVT_CONTENT_TYPE, serve_tile};
+use super::tiles::{MVT_CONTENT_TYPE, serve_tile, zoom_range};
 use super::{ApiError, AppState};
 use crate::data::FieldType;
 use crate::mercator::{MAX_ZOOM, ORIGIN_SHIFT_M, TileCoord};
@@ -43,17 +43,7 @@ pub const CONFORMANCE: &[&str] = &[
 
 /// `f` only, and only `json`.
 fn json_only(raw: &RawQuery) -> Result<(), ApiError> {
-    let params = Params::parse(raw, &["f"])?;
-    match params.get("f") {
-        None | Some("json") => Ok(()),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!(
-                "f={:?} is not offered here; use f=json",
-                other.chars().take(40).collect::<String>()
-            ),
-        )),
-    }
+    wants_json_only(&Params::parse(raw, &["f"])?)
 }
 
 fn respond(doc: &Value, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -214,16 +204,7 @@ fn tileset_layers(layer: &LayerSource, base: &str) -> Vec<Value> {
 /// The tileset metadata of some layers; `path` is the tileset's own path
 /// (`/tiles/WebMercatorQuad` or `/collections/{id}/tiles/WebMercatorQuad`).
 fn tileset(layers: &[std::sync::Arc<LayerSource>], title: &str, base: &str, path: &str) -> Value {
-    let minzoom = layers
-        .iter()
-        .map(|l| l.info.config.minzoom)
-        .min()
-        .unwrap_or(0);
-    let maxzoom = layers
-        .iter()
-        .map(|l| l.info.config.maxzoom)
-        .max()
-        .unwrap_or(0);
+    let (minzoom, maxzoom) = zoom_range(layers);
     let bounds = crate::data::union_bounds(layers.iter().filter_map(|l| l.info.bounds));
     // Rows and columns with data at each zoom (from the layers' bounds).
     let limits: Vec<Value> = match bounds {

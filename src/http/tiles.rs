@@ -66,6 +66,13 @@ fn tile_path(path: &str) -> Result<(Option<&str>, TileCoord), ApiError> {
     Ok((layers, coord))
 }
 
+/// The lowest `minzoom` and the highest `maxzoom` of some layers.
+pub fn zoom_range(layers: &[Arc<LayerSource>]) -> (u8, u8) {
+    let minzoom = layers.iter().map(|l| l.info.config.minzoom).min();
+    let maxzoom = layers.iter().map(|l| l.info.config.maxzoom).max();
+    (minzoom.unwrap_or(0), maxzoom.unwrap_or(0))
+}
+
 /// Resolves a comma list of layer ids (all layers for `None`), in the order given.
 pub fn resolve_layers(
     catalog: &Catalog,
@@ -271,16 +278,7 @@ fn tilejson(
             format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", ids.join(","))
         }
     };
-    let minzoom = layers
-        .iter()
-        .map(|l| l.info.config.minzoom)
-        .min()
-        .unwrap_or(0);
-    let maxzoom = layers
-        .iter()
-        .map(|l| l.info.config.maxzoom)
-        .max()
-        .unwrap_or(0);
+    let (minzoom, maxzoom) = zoom_range(&layers);
     let bounds = union_bounds(layers.iter().filter_map(|l| l.info.bounds)).unwrap_or([
         -180.0,
         -85.051_129,
