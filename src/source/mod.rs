@@ -1020,21 +1020,27 @@ impl Catalog {
                     if rows.is_empty() {
                         return Ok((i, Vec::new()));
                     }
+                    // Few vertices: drawn here, as small memory tiles are.
+                    let inline = pg.rows_wkb_bytes(&rows) <= INLINE_TILE_WORK * 16;
                     let layer = Arc::clone(&r.layer);
-                    let bytes = ctx
-                        .pool
-                        .run(ctx.cancel.clone(), move |cancel| {
-                            let Backend::Postgis(pg) = &layer.backend else {
-                                return Ok(Vec::new());
-                            };
-                            let features = pg.tile_features(&rows, coord, cancel)?;
-                            drop(rows);
-                            let mut out = Vec::new();
-                            render_features(&features, coord, cancel, &mut out)?;
-                            Ok(out)
-                        })
-                        .await
-                        .map_err(SourceError::from)?;
+                    let job = move |cancel: &Cancel| {
+                        let Backend::Postgis(pg) = &layer.backend else {
+                            return Ok(Vec::new());
+                        };
+                        let features = pg.tile_features(&rows, coord, cancel)?;
+                        drop(rows);
+                        let mut out = Vec::new();
+                        render_features(&features, coord, cancel, &mut out)?;
+                        Ok(out)
+                    };
+                    let bytes = if inline {
+                        job(&ctx.cancel).map_err(|c| SourceError::from(PoolError::from(c)))?
+                    } else {
+                        ctx.pool
+                            .run(ctx.cancel.clone(), job)
+                            .await
+                            .map_err(SourceError::from)?
+                    };
                     Ok((i, bytes))
                 })
             }));

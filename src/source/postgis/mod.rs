@@ -1196,6 +1196,15 @@ impl PgLayer {
             .unwrap_or_default())
     }
 
+    /// The bytes of geometry (WKB) some fetched rows hold: about 16 per vertex.
+    #[must_use]
+    pub fn rows_wkb_bytes(&self, rows: &[Row]) -> usize {
+        let column = self.tile_props().len() + 1;
+        rows.iter()
+            .map(|row| row.get::<_, Option<&[u8]>>(column).map_or(0, <[u8]>::len))
+            .sum()
+    }
+
     /// The rows of [`Self::tile_rows`] as features in lon/lat, ready for
     /// [`crate::tile::render_features`]. CPU work: run it on the pool.
     pub fn tile_features(
