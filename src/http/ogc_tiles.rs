@@ -236,17 +236,20 @@ fn tileset(layers: &[std::sync::Arc<LayerSource>], title: &str, base: &str, path
     doc
 }
 
-/// A tileset's entry in a tileset list.
-fn tileset_summary(title: &str, base: &str, path: &str) -> Value {
+/// A tileset list at `list_path` holding its one WebMercatorQuad tileset.
+fn tileset_list(title: &str, base: &str, list_path: &str) -> Value {
     json!({
-        "title": title,
-        "dataType": "vector",
-        "crs": CRS_3857,
-        "tileMatrixSetURI": TMS_URI,
-        "links": [
-            {"href": format!("{base}{path}"), "rel": "self", "type": "application/json", "title": "The tileset"},
-            {"href": format!("{base}/tileMatrixSets/{TMS_ID}"), "rel": REL_TILING_SCHEME, "type": "application/json", "title": "The tile matrix set"},
-        ],
+        "tilesets": [{
+            "title": title,
+            "dataType": "vector",
+            "crs": CRS_3857,
+            "tileMatrixSetURI": TMS_URI,
+            "links": [
+                {"href": format!("{base}{list_path}/{TMS_ID}"), "rel": "self", "type": "application/json", "title": "The tileset"},
+                {"href": format!("{base}/tileMatrixSets/{TMS_ID}"), "rel": REL_TILING_SCHEME, "type": "application/json", "title": "The tile matrix set"},
+            ],
+        }],
+        "links": [{"href": format!("{base}{list_path}"), "rel": "self", "type": "application/json", "title": "This list"}],
     })
 }
 
@@ -265,10 +268,7 @@ pub async fn dataset_tilesets(
     json_only(&raw)?;
     let base = state.base_url(&headers);
     respond(
-        &json!({
-            "tilesets": [tileset_summary("Terril: every layer", &base, &format!("/tiles/{TMS_ID}"))],
-            "links": [{"href": format!("{base}/tiles"), "rel": "self", "type": "application/json", "title": "This list"}],
-        }),
+        &tileset_list("Terril: every layer", &base, "/tiles"),
         &headers,
     )
 }
@@ -306,10 +306,7 @@ pub async fn collection_tilesets(
     let base = state.base_url(&headers);
     let path = format!("/collections/{}/tiles", layer.id());
     respond(
-        &json!({
-            "tilesets": [tileset_summary(&layer.info.config.title, &base, &format!("{path}/{TMS_ID}"))],
-            "links": [{"href": format!("{base}{path}"), "rel": "self", "type": "application/json", "title": "This list"}],
-        }),
+        &tileset_list(&layer.info.config.title, &base, &path),
         &headers,
     )
 }

@@ -390,32 +390,25 @@ pub fn render_layer(
     candidates.sort_unstable();
     let budget = generalize.map_or(usize::MAX, |g| g.max_tile_bytes());
     let start = out.len();
-    let (any, cut) = draw(
-        tiles,
-        coord,
-        &candidates,
-        budget,
-        cancel,
-        config,
-        layer.id(),
-        out,
-    )?;
+    let draw = |candidates: &[usize], out: &mut Vec<u8>| {
+        draw(
+            tiles,
+            coord,
+            candidates,
+            budget,
+            cancel,
+            config,
+            layer.id(),
+            out,
+        )
+    };
+    let (any, cut) = draw(&candidates, out)?;
     if !cut {
         return Ok(any);
     }
     out.truncate(start);
     candidates.sort_unstable_by(by_size);
-    let (any, _) = draw(
-        tiles,
-        coord,
-        &candidates,
-        budget,
-        cancel,
-        config,
-        layer.id(),
-        out,
-    )?;
-    Ok(any)
+    Ok(draw(&candidates, out)?.0)
 }
 
 /// Draws `candidates` in their order into `out` (the layer and its label layer), stopping
