@@ -34,9 +34,9 @@ struct Cli {
 enum Command {
     /// Serve tiles, features and queries over HTTP (the default).
     Serve(ServeArgs),
-    /// Pre-render the tile pyramid into a PMTiles archive.
+    /// Pre-render the tile pyramid into a PMTiles or MBTiles archive.
     Export {
-        /// The archive to write (.pmtiles).
+        /// The archive to write: *.pmtiles or *.mbtiles.
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -76,6 +76,12 @@ struct SourceArgs {
     /// Connections to the database at most.
     #[arg(long, default_value_t = 16, env = "TERRIL_PG_POOL")]
     pg_pool: usize,
+    /// A PMTiles or MBTiles archive to serve as a tileset named after its file's stem: a path,
+    /// an http(s):// URL (read with range requests) or s3://bucket/key (endpoint, region and
+    /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+    /// Repeatable.
+    #[arg(long = "archive", value_name = "FILE|URL")]
+    archives: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -174,13 +180,10 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-                if !out
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("pmtiles"))
-                {
+                if terril::export::ArchiveFormat::of(&out).is_none() {
                     eprintln!(
-                        "error: --out {}: terril export writes PMTiles archives only; name the \
-                         file *.pmtiles",
+                        "error: --out {}: terril export writes PMTiles or MBTiles archives; name \
+                         the file *.pmtiles or *.mbtiles",
                         out.display()
                     );
                     return ExitCode::FAILURE;
@@ -253,7 +256,7 @@ async fn load(
 ) -> Result<(DataFolder, Catalog), String> {
     let db = database(source, statement_timeout).await?;
     let folder = folder(source.data.as_deref());
-    let catalog = Catalog::load(&folder, db.as_ref())
+    let catalog = Catalog::load_with_archives(&folder, db.as_ref(), &source.archives)
         .await
         .map_err(|e| e.to_string())?;
     Ok((folder, catalog))
@@ -274,7 +277,7 @@ async fn check(source: &SourceArgs) -> ExitCode {
 
 async fn export(source: &SourceArgs, options: &terril::export::ExportOptions) -> ExitCode {
     let catalog = match load(source, Duration::from_secs(300)).await {
-        Ok((_, c)) => c,
+        Ok((_, c)) => Arc::new(c),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

@@ -182,7 +182,7 @@ pub async fn collections(
         &json!({
             "links": [{"href": format!("{base}/collections"), "rel": "self", "type": "application/json"}],
             "crs": Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>(),
-            "collections": catalog.layers().iter().map(|l| collection_json(l, &base)).collect::<Vec<_>>(),
+            "collections": catalog.feature_layers().iter().map(|l| collection_json(l, &base)).collect::<Vec<_>>(),
         }),
         "application/json",
     ))

@@ -228,8 +228,14 @@ impl AppState {
             return Err("this server has no data folder to reload".into());
         };
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let db = self.catalog().database().cloned();
-        let loaded = Catalog::load(&folder, db.as_ref()).await;
+        let (db, archives) = {
+            let catalog = self.catalog();
+            (
+                catalog.database().cloned(),
+                catalog.extra_archives().to_vec(),
+            )
+        };
+        let loaded = Catalog::load_with_archives(&folder, db.as_ref(), &archives).await;
         self.swap(loaded.map_err(|e| e.to_string()))
     }
 

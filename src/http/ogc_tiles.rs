@@ -285,7 +285,7 @@ pub async fn dataset_tileset_wmq(
     let catalog = state.catalog();
     respond(
         &tileset(
-            catalog.layers(),
+            &catalog.feature_layers(),
             "Terril: every layer",
             &base,
             &format!("/tiles/{TMS_ID}"),

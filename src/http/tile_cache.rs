@@ -77,6 +77,39 @@ impl Encoding {
     /// assert_eq!(Encoding::negotiate(["*"]), Encoding::Brotli);
     /// ```
     pub fn negotiate<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let [_, gzip, br] = Self::weights(values);
+        if br > 0.0 && br >= gzip {
+            Self::Brotli
+        } else if gzip > 0.0 {
+            Self::Gzip
+        } else {
+            Self::Identity
+        }
+    }
+
+    /// Picks `stored` (the coding a tile is already in) whenever the client accepts it, else
+    /// negotiates as [`Encoding::negotiate`]: a stored gzip tile passes through untouched.
+    ///
+    /// ```
+    /// use terril::http::tile_cache::Encoding;
+    /// assert_eq!(Encoding::negotiate_stored(["gzip, deflate, br"], Encoding::Gzip), Encoding::Gzip);
+    /// assert_eq!(Encoding::negotiate_stored(["br"], Encoding::Gzip), Encoding::Brotli);
+    /// assert_eq!(Encoding::negotiate_stored(["gzip;q=0"], Encoding::Gzip), Encoding::Identity);
+    /// ```
+    pub fn negotiate_stored<'a>(
+        values: impl IntoIterator<Item = &'a str> + Clone,
+        stored: Self,
+    ) -> Self {
+        let weights = Self::weights(values.clone());
+        if stored != Self::Identity && weights[stored as usize] > 0.0 {
+            stored
+        } else {
+            Self::negotiate(values)
+        }
+    }
+
+    /// The q-values of identity, gzip and br.
+    fn weights<'a>(values: impl IntoIterator<Item = &'a str>) -> [f32; 3] {
         let mut q = [None::<f32>; 3]; // identity, gzip, br
         let mut star: Option<f32> = None;
         for value in values {
@@ -111,14 +144,7 @@ impl Encoding {
             }
         }
         let weight = |i: usize| q[i].or(star).unwrap_or(0.0);
-        let (br, gzip) = (weight(2), weight(1));
-        if br > 0.0 && br >= gzip {
-            Self::Brotli
-        } else if gzip > 0.0 {
-            Self::Gzip
-        } else {
-            Self::Identity
-        }
+        [weight(0), weight(1), weight(2)]
     }
 }
 

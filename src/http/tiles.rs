@@ -79,7 +79,7 @@ pub fn resolve_layers(
     list: Option<&str>,
 ) -> Result<Vec<Arc<LayerSource>>, ApiError> {
     let Some(list) = list else {
-        return Ok(catalog.layers().to_vec());
+        return Ok(catalog.feature_layers());
     };
     let mut out: Vec<Arc<LayerSource>> = Vec::new();
     for id in list.split(',') {
@@ -96,6 +96,18 @@ pub fn resolve_layers(
         if !out.iter().any(|l| Arc::ptr_eq(l, layer)) {
             out.push(Arc::clone(layer));
         }
+    }
+    if out.len() > 1
+        && let Some(archive) = out.iter().find(|l| l.as_archive().is_some())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_layers",
+            format!(
+                "{:?} is a tile archive, a tileset of its own: ask for /tiles/{}/{{z}}/{{x}}/{{y}}.mvt alone",
+                archive.id(),
+                archive.id()
+            ),
+        ));
     }
     Ok(out)
 }
@@ -139,6 +151,20 @@ pub(super) async fn serve_tile(
         return Ok(respond(state, &hit, encoding, headers));
     }
     let layers = resolve_layers(&catalog, layer_list)?;
+    if let [only] = layers.as_slice()
+        && let Some(archive) = only.as_archive()
+    {
+        if filter_text.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!(
+                    "{:?} is a tile archive: its tiles are served as stored and cannot be filtered",
+                    only.id()
+                ),
+            ));
+        }
+        return serve_archive_tile(state, archive, coord, version, layers_key, headers).await;
+    }
     let (tile, coalesced) = state
         .tiles()
         .get_or_make(key, || async {
@@ -190,6 +216,62 @@ pub(super) async fn serve_tile(
             let tag = raw.etag.to_str().unwrap_or("\"\"").trim_end_matches('"');
             let etag = format!("{tag}-{}\"", encoding.token().unwrap_or_default());
             Ok(CachedTile {
+                body,
+                etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+            })
+        })
+        .await?;
+    state.metrics().tile_miss(coalesced);
+    Ok(respond(state, &tile, encoding, headers))
+}
+
+/// Answers a tile of an archive: passed through as stored when the client accepts the
+/// archive's compression (PMTiles tiles are usually gzipped), otherwise decompressed and, if
+/// the client accepts it, compressed again as it prefers.
+async fn serve_archive_tile(
+    state: &AppState,
+    archive: &crate::source::Archive,
+    coord: TileCoord,
+    version: u64,
+    layers_key: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let stored_as = match archive.compression() {
+        crate::source::archive::TileCompression::Gzip => Encoding::Gzip,
+        crate::source::archive::TileCompression::Brotli => Encoding::Brotli,
+        crate::source::archive::TileCompression::None => Encoding::Identity,
+    };
+    let accepted: Vec<&str> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let encoding = Encoding::negotiate_stored(accepted.iter().copied(), stored_as);
+    let key = tile_key(version, layers_key, None, coord, encoding);
+    if let Some(hit) = state.tiles().get(key) {
+        state.metrics().tile_hit();
+        return Ok(respond(state, &hit, encoding, headers));
+    }
+    let (tile, coalesced) = state
+        .tiles()
+        .get_or_make(key, || async {
+            let body = match archive.stored_tile(coord).await? {
+                None => bytes::Bytes::new(),
+                Some(t) if t.compression.token() == encoding.token() => t.bytes,
+                Some(t) => {
+                    let raw = t
+                        .compression
+                        .decompress(&t.bytes)
+                        .map_err(|e| ApiError::from(crate::source::SourceError::Internal(e)))?;
+                    encoding.compress(&raw, TILE_BROTLI_QUALITY)
+                }
+            };
+            let etag = format!(
+                "\"{:016x}-{}\"",
+                xxhash_rust::xxh3::xxh3_64(&body),
+                encoding.token().unwrap_or("identity")
+            );
+            Ok::<_, ApiError>(CachedTile {
                 body,
                 etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
             })

@@ -11,6 +11,7 @@
 //! CPU work of the in-memory backend runs on the [`CpuPool`]; PostGIS work runs in the
 //! database; both stop when the request's [`Cancel`] token is set.
 
+pub mod archive;
 pub mod memory;
 pub mod postgis;
 
@@ -28,6 +29,7 @@ use crate::mercator::TileCoord;
 use crate::pool::{CpuPool, PoolError};
 use crate::query::{self, MAX_DISTANCE_M};
 use crate::tile::{LayerTile, render_features, render_layer, tile_work};
+pub use archive::Archive;
 pub use memory::MemoryLayer;
 use postgis::{Database, PgLayer};
 
@@ -61,6 +63,8 @@ pub struct LayerInfo {
     pub label_fields: Option<Vec<(String, FieldType)>>,
     /// Whether items and queries can be answered (archives hold only tiles).
     pub queryable: bool,
+    /// The `vector_layers` an archive's metadata lists (its tiles are served as stored).
+    pub archive_layers: Option<Vec<Value>>,
 }
 
 impl LayerInfo {
@@ -74,6 +78,9 @@ impl LayerInfo {
     /// one for the features and one for the label points when there are any.
     #[must_use]
     pub fn vector_layers(&self) -> Vec<Value> {
+        if let Some(layers) = &self.archive_layers {
+            return layers.clone();
+        }
         let fields = |list: &[(String, FieldType)]| -> serde_json::Map<String, Value> {
             list.iter()
                 .map(|(k, t)| (k.clone(), json!(t.tilejson_name())))
@@ -126,6 +133,8 @@ pub enum Backend {
     Memory(MemoryLayer),
     /// A PostGIS table or view.
     Postgis(PgLayer),
+    /// A PMTiles or MBTiles archive: tiles only.
+    Archive(Archive),
 }
 
 /// A layer and the backend that answers for it.
@@ -307,6 +316,7 @@ impl LayerSource {
                 .has_labels()
                 .then(|| layer.tiles.label_fields.clone()),
             queryable: true,
+            archive_layers: None,
         };
         Self {
             schema: Schema::of_layer(data),
@@ -335,6 +345,7 @@ impl LayerSource {
             tile_fields: layer.tile_fields(),
             label_fields: layer.label_fields(),
             queryable: true,
+            archive_layers: None,
         };
         Self {
             schema: layer.schema(),
@@ -343,12 +354,60 @@ impl LayerSource {
         }
     }
 
+    /// Wraps an open archive; the catalog entry's empty title, description and credit are
+    /// filled from the archive's metadata, and its zooms are the archive's.
+    #[must_use]
+    pub fn from_archive(archive: Archive, mut config: LayerConfig) -> Self {
+        let meta = &archive.meta;
+        if config.title.is_empty() {
+            config.title = meta.name.clone().unwrap_or_else(|| config.id.clone());
+        }
+        if config.description.is_empty() {
+            config.description = meta
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("Tiles of the archive {}", archive.location));
+        }
+        if config.attribution.is_empty() {
+            config.attribution = meta.attribution.clone().unwrap_or_default();
+        }
+        config.minzoom = meta.minzoom;
+        config.maxzoom = meta.maxzoom;
+        let info = LayerInfo {
+            config,
+            kind: LayerKind::Archive,
+            geometry_types: Vec::new(),
+            count: None,
+            unlocated: 0,
+            bounds: meta.bounds,
+            fields: Vec::new(),
+            tile_fields: Vec::new(),
+            label_fields: None,
+            queryable: false,
+            archive_layers: Some(meta.vector_layers.clone()),
+        };
+        Self {
+            schema: Schema::default(),
+            info,
+            backend: Backend::Archive(archive),
+        }
+    }
+
+    /// The archive, if that is the backend.
+    #[must_use]
+    pub fn as_archive(&self) -> Option<&Archive> {
+        match &self.backend {
+            Backend::Archive(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// The in-memory layer, if that is the backend.
     #[must_use]
     pub fn as_memory(&self) -> Option<&MemoryLayer> {
         match &self.backend {
             Backend::Memory(m) => Some(m),
-            Backend::Postgis(_) => None,
+            Backend::Postgis(_) | Backend::Archive(_) => None,
         }
     }
 
@@ -381,6 +440,7 @@ impl LayerSource {
                     .await?)
             }
             Backend::Postgis(pg) => pg.items(&ctx.cancel, &query, filter.as_deref()).await,
+            Backend::Archive(_) => Err(SourceError::NotQueryable(self.id().to_owned())),
         }
     }
 
@@ -395,6 +455,7 @@ impl LayerSource {
         match &self.backend {
             Backend::Memory(m) => Ok(m.data.position_of(id).map(|i| m.feature_out(i, None, crs))),
             Backend::Postgis(pg) => pg.item(&ctx.cancel, id, crs).await,
+            Backend::Archive(_) => Err(SourceError::NotQueryable(self.id().to_owned())),
         }
     }
 
@@ -422,6 +483,7 @@ impl LayerSource {
                     .await?)
             }
             Backend::Postgis(pg) => pg.at(&ctx.cancel, lon, lat, crs).await,
+            Backend::Archive(_) => Err(SourceError::NotQueryable(self.id().to_owned())),
         }
     }
 
@@ -462,6 +524,7 @@ impl LayerSource {
                     })
                     .await?)
             }
+            Backend::Archive(_) => Err(SourceError::NotQueryable(self.id().to_owned())),
             Backend::Postgis(pg) => {
                 pg.within(
                     &ctx.cancel,
@@ -514,6 +577,7 @@ impl LayerSource {
                     })
                     .await?)
             }
+            Backend::Archive(_) => Err(SourceError::NotQueryable(self.id().to_owned())),
             Backend::Postgis(pg) => {
                 pg.nearest(
                     &ctx.cancel,
@@ -573,7 +637,7 @@ pub async fn near(
                 let (side, filter, cancel) = (Arc::clone(side), filter.clone(), ctx.cancel.clone());
                 async move {
                     match &side.backend {
-                        Backend::Memory(_) => Ok(None),
+                        Backend::Memory(_) | Backend::Archive(_) => Ok(None),
                         Backend::Postgis(pg) => pg
                             .all_features(&cancel, filter.as_deref(), MAX_JOINED_FEATURES, crs)
                             .await
@@ -716,6 +780,7 @@ pub struct Catalog {
     layers: Vec<Arc<LayerSource>>,
     version: u64,
     db: Option<Arc<Database>>,
+    archives: Vec<String>,
 }
 
 /// A layer id for a discovered table: its name made URL-safe, prefixed with its schema when
@@ -760,6 +825,7 @@ impl Catalog {
             layers,
             version,
             db: None,
+            archives: Vec::new(),
         }
     }
 
@@ -768,6 +834,17 @@ impl Catalog {
     /// `geometry_columns`). Nothing is returned unless every layer loads. GeoJSON is read
     /// and prepared on blocking threads.
     pub async fn load(folder: &DataFolder, db: Option<&Arc<Database>>) -> Result<Self, LoadError> {
+        Self::load_with_archives(folder, db, &[]).await
+    }
+
+    /// [`Catalog::load`], then the archives given besides the catalog (paths or URLs), each a
+    /// tileset named after its file's stem (`artois.pmtiles` → `artois`); a name that is taken
+    /// is refused.
+    pub async fn load_with_archives(
+        folder: &DataFolder,
+        db: Option<&Arc<Database>>,
+        archives: &[String],
+    ) -> Result<Self, LoadError> {
         let catalog_error = |problem: String| LoadError {
             file: crate::data::folder::CATALOG_FILE.into(),
             feature: None,
@@ -812,12 +889,43 @@ impl Catalog {
                     layers.push(Arc::new(LayerSource::from_postgis(pg, found, layer_config)));
                 }
                 LayerKind::Archive => {
-                    return Err(catalog_error(format!(
-                        "layer {:?}: tile archives are not available in this build",
-                        layer_config.id
-                    )));
+                    let location = layer_config.archive.clone().unwrap_or_default();
+                    let base = match folder {
+                        DataFolder::Dir(dir) => Some(dir.as_path()),
+                        DataFolder::Embedded => None,
+                    };
+                    let archive = Archive::open(&location, base)
+                        .await
+                        .map_err(|e| catalog_error(format!("layer {:?}: {e}", layer_config.id)))?;
+                    hasher.update(&archive.digest.to_le_bytes());
+                    layers.push(Arc::new(LayerSource::from_archive(archive, layer_config)));
                 }
             }
+        }
+        for location in archives {
+            let id = archive::stem(location);
+            let problem = |p: String| LoadError {
+                file: location.clone(),
+                feature: None,
+                problem: p,
+            };
+            crate::data::config::check_id(&id).map_err(|e| {
+                problem(format!(
+                    "the archive is served as {id:?}, named after its file: {e}"
+                ))
+            })?;
+            if layers.iter().any(|l| l.id() == id) {
+                return Err(problem(format!(
+                    "the archive would be served as {id:?}, named after its file, but a layer of \
+                     that name exists; rename the file or name the archive in catalog.toml \
+                     ([[layer]] id = \"…\" archive = \"…\")"
+                )));
+            }
+            let archive = Archive::open(location, None).await.map_err(problem)?;
+            hasher.update(&archive.digest.to_le_bytes());
+            let mut config = LayerConfig::named(&id);
+            config.archive = Some(location.clone());
+            layers.push(Arc::new(LayerSource::from_archive(archive, config)));
         }
         if let Some(db) = db {
             let discovered = if discover {
@@ -828,7 +936,7 @@ impl Catalog {
             for (schema, table, column) in discovered {
                 let named = layers.iter().any(|l| match &l.backend {
                     Backend::Postgis(pg) => pg.schema == schema && pg.table == table,
-                    Backend::Memory(_) => false,
+                    Backend::Memory(_) | Backend::Archive(_) => false,
                 });
                 if named {
                     continue;
@@ -862,6 +970,7 @@ impl Catalog {
             layers,
             version: hasher.digest(),
             db: db.cloned(),
+            archives: archives.to_vec(),
         })
     }
 
@@ -902,6 +1011,23 @@ impl Catalog {
     pub fn data_version(&self) -> u64 {
         let generation = self.db.as_ref().map_or(0, |db| db.generation());
         self.version ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The archives given besides the catalog, read again on every reload.
+    #[must_use]
+    pub fn extra_archives(&self) -> &[String] {
+        &self.archives
+    }
+
+    /// The layers drawn from features (every layer but the archives, which are tilesets of
+    /// their own), in catalog order: the whole-dataset tileset.
+    #[must_use]
+    pub fn feature_layers(&self) -> Vec<Arc<LayerSource>> {
+        self.layers
+            .iter()
+            .filter(|l| !matches!(l.backend, Backend::Archive(_)))
+            .cloned()
+            .collect()
     }
 
     /// Layers in catalog order.
@@ -1007,10 +1133,24 @@ impl Catalog {
         // database draws the tile where the layer's generalization cap bites.
         let drawn =
             futures_util::future::join_all(requests.iter().enumerate().filter_map(|(i, r)| {
-                let Backend::Postgis(pg) = &r.layer.backend else {
+                if matches!(r.layer.backend, Backend::Memory(_)) {
                     return None;
-                };
+                }
                 Some(async move {
+                    let pg = match &r.layer.backend {
+                        Backend::Postgis(pg) => pg,
+                        Backend::Archive(a) => {
+                            if r.filter.is_some() {
+                                return Err(SourceError::BadRequest(format!(
+                                    "layer {:?} is a tile archive: its tiles are served as \
+                                     stored and cannot be filtered",
+                                    r.layer.id()
+                                )));
+                            }
+                            return Ok((i, a.tile(coord).await?));
+                        }
+                        Backend::Memory(_) => return Ok((i, Vec::new())),
+                    };
                     let filter = r.filter.as_deref();
                     if pg.drawn_in_database(&ctx.cancel, coord).await {
                         let bytes = pg.tile_in_database(&ctx.cancel, coord, filter).await?;
