@@ -77,7 +77,7 @@ pub struct ExportStats {
 
 /// Where tiles go.
 enum Sink {
-    Pmtiles(PmTilesStreamWriter<BufWriter<File>>),
+    Pmtiles(Box<PmTilesStreamWriter<BufWriter<File>>>),
     Mbtiles(rusqlite::Connection),
 }
 
@@ -107,7 +107,7 @@ impl Sink {
                     .center_zoom(centre_zoom)
                     .metadata(metadata.to_string())
                     .create(BufWriter::with_capacity(1 << 20, file))
-                    .map(Sink::Pmtiles)
+                    .map(|w| Sink::Pmtiles(Box::new(w)))
                     .map_err(|e| format!("{shown}: {e}"))
             }
             ArchiveFormat::Mbtiles => {

@@ -3,7 +3,9 @@
 # tests check Terril against: GDAL/OGR (Debian gdal-bin, 3.6), the Python mapbox-vector-tile
 # decoder, shapely, cql2, pyogrio (with GDAL 3.12 inside) and OWSLib; PostgreSQL with PostGIS
 # (Debian postgresql-15-postgis-3: the cluster started here is the reference for ground
-# distances; the PostGIS source tests start clusters of their own with its initdb); and Chromium
+# distances; the PostGIS source tests start clusters of their own with its initdb); nginx
+# (Debian nginx-light: static archives read with Range, and the replicated deployment of
+# deploy/); moto's S3 server (PyPI) for archives on object storage; and Chromium
 # (Debian chromium) with playwright-core and the MapLibre style validator (npm) for the map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,8 @@ command -v ogrinfo >/dev/null 2>&1 || need_apt+=(gdal-bin)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need_apt+=(postgresql-15-postgis-3)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -25,7 +29,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python="${TERRIL_PYTHON:-python3}"
-if ! "$python" -c 'import mapbox_vector_tile, pmtiles, shapely, cql2, pyogrio, owslib' >/dev/null 2>&1; then
+if ! "$python" -c 'import mapbox_vector_tile, pmtiles, shapely, cql2, pyogrio, owslib, moto.server, boto3' >/dev/null 2>&1; then
   echo "installing the Python test requirements"
   "$python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi

@@ -119,7 +119,7 @@ async fn export_writes_a_pmtiles_archive_that_others_read() {
 }
 
 /// `--bbox` takes the comma form the help shows (a negative west included), and an archive
-/// name that is not `.pmtiles` is refused before anything is written.
+/// name that is neither `.pmtiles` nor `.mbtiles` is refused before anything is written.
 #[test]
 fn export_takes_a_comma_bbox_and_refuses_other_archive_names() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,7 +145,7 @@ fn export_takes_a_comma_bbox_and_refuses_other_archive_names() {
     );
     assert!(out.is_file());
 
-    let wrong = dir.path().join("box.mbtiles");
+    let wrong = dir.path().join("box.geojson");
     let run = Command::new(env!("CARGO_BIN_EXE_terril"))
         .args(["export", "--data"])
         .arg(fixtures())
@@ -154,6 +154,6 @@ fn export_takes_a_comma_bbox_and_refuses_other_archive_names() {
         .output()
         .unwrap();
     assert!(!run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("*.pmtiles"));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("*.pmtiles or *.mbtiles"));
     assert!(!wrong.exists(), "nothing written under the refused name");
 }

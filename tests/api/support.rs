@@ -271,9 +271,18 @@ pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
 
 /// Starts the `terril` binary with `args` and waits for its `listening on` line.
 pub async fn spawn_binary(args: &[&str]) -> (tokio::process::Child, String) {
+    spawn_binary_env(args, &[]).await
+}
+
+/// [`spawn_binary`] with environment variables.
+pub async fn spawn_binary_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_terril"))
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "terril=info")
         .stdout(Stdio::piped())
@@ -345,7 +354,7 @@ fn pg_bin(program: &str) -> String {
     format!("{dir}/{program}")
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
