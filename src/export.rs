@@ -111,11 +111,14 @@ impl Sink {
                     .map_err(|e| format!("{shown}: {e}"))
             }
             ArchiveFormat::Mbtiles => {
+                // Pages of 1 KiB: a tile's last overflow page is half empty on average, which
+                // with SQLite's default 4 KiB pages added 70 % to the national archive (1 KiB:
+                // 18 %).
                 let db = rusqlite::Connection::open(&options.out)
                     .map_err(|e| format!("{shown}: {e}"))?;
                 let sql = |e: rusqlite::Error| format!("{shown}: {e}");
                 db.execute_batch(
-                    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 4096;
+                    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 1024;
                      CREATE TABLE metadata (name TEXT NOT NULL PRIMARY KEY, value TEXT);
                      CREATE TABLE tiles (zoom_level INTEGER NOT NULL, tile_column INTEGER NOT NULL,
                          tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL,

@@ -122,8 +122,18 @@ pub fn catalog_summary(catalog: &crate::source::Catalog) -> String {
     let mut out = String::new();
     for source in catalog.layers() {
         let layer = &source.info;
-        let count = layer.count.map_or("?".to_owned(), |c| c.to_string());
-        let _ = writeln!(out, "{} — {count} feature(s)", layer.id());
+        if let Some(archive) = source.as_archive() {
+            let names: Vec<String> = layer
+                .vector_layers()
+                .iter()
+                .filter_map(|l| l["id"].as_str().map(str::to_owned))
+                .collect();
+            let _ = writeln!(out, "{} — tile archive {}", layer.id(), archive.location);
+            let _ = writeln!(out, "  layers:   {}", names.join(", "));
+        } else {
+            let count = layer.count.map_or("?".to_owned(), |c| c.to_string());
+            let _ = writeln!(out, "{} — {count} feature(s)", layer.id());
+        }
         let types: Vec<&str> = layer.geometry_types.iter().map(String::as_str).collect();
         let _ = writeln!(out, "  geometry: {}", types.join(", "));
         if let Some(b) = layer.bounds {

@@ -386,3 +386,28 @@ async fn an_archive_named_like_a_layer_is_refused() {
         "{err}"
     );
 }
+
+/// `catalog.toml` names an archive with an id of its choice, relative to the catalog; `terril
+/// check` lists it with the archive's zooms.
+#[test]
+fn a_catalog_entry_names_an_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    export(&dir.path().join("territoire.mbtiles"), 7);
+    std::fs::write(
+        dir.path().join("catalog.toml"),
+        "[[layer]]\nid = \"bassin\"\narchive = \"territoire.mbtiles\"\nattribution = \"IGN\"\n",
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_terril"))
+        .args(["check", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("bassin") && out.contains("archive"), "{out}");
+}

@@ -387,6 +387,44 @@ function setupThemes() {
   }
 }
 
+// --- tile archives (PMTiles / MBTiles served with --archive) ----------------------------
+const ARCHIVE_COLOURS = ['#7d3c98', '#117a65', '#b9770e', '#2e4053'];
+
+/** Draws every layer of each archive the server lists, with a toggle per archive. */
+async function addArchives() {
+  const catalog = await getJSON('/catalog');
+  const archives = catalog.layers.filter((l) => l.source === 'archive');
+  if (archives.length === 0) return;
+  const before = map.getStyle().layers.find((l) => l.type === 'symbol')?.id;
+  const body = $('archives-body');
+  for (const [i, archive] of archives.entries()) {
+    const colour = ARCHIVE_COLOURS[i % ARCHIVE_COLOURS.length];
+    const tilejson = await getJSON(`/tiles/${encodeURIComponent(archive.id)}.json`);
+    const source = `archive-${archive.id}`;
+    map.addSource(source, { type: 'vector', url: `/tiles/${encodeURIComponent(archive.id)}.json`, attribution: tilejson.attribution });
+    const ids = [];
+    for (const vl of tilejson.vector_layers || []) {
+      const common = { source, 'source-layer': vl.id };
+      const add = (suffix, type, filter, paint) => {
+        const id = `${source}-${vl.id}-${suffix}`;
+        map.addLayer({ id, type, filter, paint, ...common }, before);
+        ids.push(id);
+      };
+      add('fill', 'fill', ['==', ['geometry-type'], 'Polygon'], { 'fill-color': colour, 'fill-opacity': 0.08 });
+      add('line', 'line', ['!=', ['geometry-type'], 'Point'], { 'line-color': colour, 'line-width': 1 });
+      add('point', 'circle', ['==', ['geometry-type'], 'Point'], { 'circle-color': colour, 'circle-radius': 3 });
+    }
+    const box = el('input', { type: 'checkbox', id: `archive-${archive.id}`, checked: '' });
+    box.addEventListener('change', () => {
+      for (const id of ids) map.setLayoutProperty(id, 'visibility', box.checked ? 'visible' : 'none');
+    });
+    const swatch = el('span', { class: 'swatch' });
+    swatch.style.background = colour;
+    body.append(el('label', { class: 'theme-toggle', for: box.id }, box, swatch, `${archive.title} (${archive.id})`));
+  }
+  $('archives').hidden = false;
+}
+
 // --- wiring ------------------------------------------------------------------------------
 $('themes').hidden = view !== 'tourisme';
 $('planner').hidden = view !== 'planification';
@@ -405,6 +443,7 @@ map.on('load', () => {
   map.addLayer({ id: 'near-highlight', type: 'circle', source: 'near-results', paint: {
     'circle-radius': 14, 'circle-color': 'rgba(241,196,15,0.35)', 'circle-stroke-color': '#b7950b', 'circle-stroke-width': 2.5 } });
   loadSearchIndex().catch((e) => console.error('search index:', e.message));
+  if (!embedded) addArchives().catch((e) => console.error('archives:', e.message));
 });
 
 map.once('idle', () => { document.body.dataset.ready = 'true'; });

@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -19,9 +20,10 @@ let server;
 let base;
 let browser;
 
-before(async () => {
-  server = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data', path.join(root, 'geodata')], { env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'terril=info' } });
-  base = await new Promise((resolve, reject) => {
+/** Starts the server binary with `args` (besides the default data) and `env`; `url` resolves to its URL. */
+function startServer(args = [], env = {}) {
+  const proc = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data', path.join(root, 'geodata'), ...args], { env: { ...process.env, ...env, NO_COLOR: '1', RUST_LOG: 'terril=info' } });
+  const url = new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
     const read = (chunk) => {
@@ -29,10 +31,17 @@ before(async () => {
       const m = out.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/[\d.:]+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     };
-    server.stdout.on('data', read);
-    server.stderr.on('data', read);
-    server.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
+    proc.stdout.on('data', read);
+    proc.stderr.on('data', read);
+    proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
   });
+  return { proc, url };
+}
+
+before(async () => {
+  const started = startServer();
+  server = started.proc;
+  base = await started.url;
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
   mkdirSync(shots, { recursive: true });
 });
@@ -43,7 +52,7 @@ after(async () => {
 });
 
 /** Opens a page, recording console errors, failed requests and every response. */
-async function open(url, { viewport = { width: 1280, height: 800 } } = {}) {
+async function open(url, { viewport = { width: 1280, height: 800 }, at = base } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   const log = { errors: [], failed: [], responses: [] };
@@ -56,7 +65,7 @@ async function open(url, { viewport = { width: 1280, height: 800 } } = {}) {
     if (error !== 'net::ERR_ABORTED') log.failed.push(`${r.url()} ${error}`);
   });
   page.on('response', (r) => log.responses.push({ url: r.url(), status: r.status() }));
-  await page.goto(`${base}${url}`);
+  await page.goto(`${at}${url}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60000 });
   return { page, context, log };
 }
@@ -250,5 +259,58 @@ test('every style passes the MapLibre style validator', async () => {
     writeFileSync(file, await (await fetch(url)).text());
     // Exits non-zero and prints the problems when a style is invalid.
     execFileSync(validator, [file], { stdio: 'pipe' });
+  }
+});
+
+/** A free TCP port on loopback. */
+async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+test('an archive exported, put on S3 (moto) and served with --archive s3://… shows on the map', async () => {
+  const python = process.env.TERRIL_PYTHON || 'python3';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'terril-archive-'));
+  const archive = path.join(dir, 'bassin.pmtiles');
+  execFileSync(binary, ['export', '--maxzoom', '12', '--layers', 'communes', '--data', path.join(root, 'geodata'), '--out', archive], { stdio: 'pipe' });
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const s3env = { AWS_ACCESS_KEY_ID: 'terril-test', AWS_SECRET_ACCESS_KEY: 'terril-test-secret', AWS_REGION: 'eu-west-3' };
+  const moto = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  let proc;
+  try {
+    for (let i = 0; ; i++) {
+      try { await fetch(endpoint); break; } catch (e) { if (i > 300) throw e; await new Promise((r) => setTimeout(r, 100)); }
+    }
+    execFileSync(python, ['-c', [
+      'import boto3, sys',
+      `s3 = boto3.client('s3', endpoint_url='${endpoint}')`,
+      "s3.create_bucket(Bucket='tiles', CreateBucketConfiguration={'LocationConstraint': 'eu-west-3'})",
+      "s3.upload_file(sys.argv[1], 'tiles', 'fr/bassin.pmtiles')",
+    ].join('\n'), archive], { env: { ...process.env, ...s3env }, stdio: 'pipe' });
+    const started = startServer(['--archive', 's3://tiles/fr/bassin.pmtiles'], { ...s3env, AWS_ENDPOINT_URL: endpoint });
+    proc = started.proc;
+    const at = await started.url;
+    const { page, context, log } = await open('/?view=territoire#10/50.45/2.80', { at });
+    await page.waitForFunction(() => {
+      const map = window.terrilMap;
+      return map.getSource('archive-bassin') && map.isSourceLoaded('archive-bassin')
+        && map.querySourceFeatures('archive-bassin', { sourceLayer: 'communes' }).length > 0;
+    }, null, { timeout: 30000 });
+    assert.ok(log.responses.some((r) => /\/tiles\/bassin\/\d+\/\d+\/\d+\.mvt$/.test(r.url) && r.status === 200), 'archive tiles fetched');
+    const toggle = page.getByLabel(/bassin/);
+    assert.equal(await toggle.isChecked(), true);
+    await page.screenshot({ path: path.join(shots, 'archive.png') });
+    await toggle.press('Space');
+    const hidden = await page.evaluate(() => window.terrilMap.getLayoutProperty('archive-bassin-communes-fill', 'visibility'));
+    assert.equal(hidden, 'none');
+    assertClean(log, 'archive');
+    await context.close();
+  } finally {
+    proc?.kill('SIGTERM');
+    moto.kill('SIGTERM');
   }
 });
