@@ -259,11 +259,22 @@ async fn serve_archive_tile(
                 None => bytes::Bytes::new(),
                 Some(t) if t.compression.token() == encoding.token() => t.bytes,
                 Some(t) => {
-                    let raw = t
-                        .compression
-                        .decompress(&t.bytes)
-                        .map_err(|e| ApiError::from(crate::source::SourceError::Internal(e)))?;
-                    encoding.compress(&raw, TILE_BROTLI_QUALITY)
+                    // Recoding a large tile is CPU work: on the pool, as rendered tiles are.
+                    let large = t.bytes.len() >= COMPRESS_ON_POOL_BYTES;
+                    let recode = move || -> Result<bytes::Bytes, String> {
+                        let raw = t.compression.decompress(&t.bytes)?;
+                        Ok(encoding.compress(&raw, TILE_BROTLI_QUALITY))
+                    };
+                    let recoded = if large {
+                        state
+                            .pool()
+                            .run(state.ctx().cancel, move |_| Ok(recode()))
+                            .await
+                            .map_err(crate::source::SourceError::from)?
+                    } else {
+                        recode()
+                    };
+                    recoded.map_err(|e| ApiError::from(crate::source::SourceError::Internal(e)))?
                 }
             };
             let etag = format!(

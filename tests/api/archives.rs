@@ -164,6 +164,17 @@ fn pyramid(bounds: [f64; 4], maxzoom: u8) -> Vec<(u8, u32, u32)> {
     out
 }
 
+async fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn fetch(url: &str) -> (u16, Vec<u8>) {
     let r = client().get(url).send().await.unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
@@ -232,22 +243,8 @@ async fn archives_from_a_file_nginx_and_s3_serve_the_live_tiles() {
     let names = ["artois", "artois-mb", "artois-web", "artois-s3"];
 
     // /catalog lists them as archives; TileJSON is built from their metadata.
-    let catalog: Value = client()
-        .get(format!("{base}/catalog"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let live: Value = client()
-        .get(format!("{base}/tiles.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog: Value = get_json(&format!("{base}/catalog")).await;
+    let live: Value = get_json(&format!("{base}/tiles.json")).await;
     let bounds: Vec<f64> = serde_json::from_value(live["bounds"].clone()).unwrap();
     for name in names {
         let entry = catalog["layers"]
@@ -258,14 +255,7 @@ async fn archives_from_a_file_nginx_and_s3_serve_the_live_tiles() {
             .unwrap_or_else(|| panic!("{name} in /catalog"));
         assert_eq!(entry["source"], "archive", "{entry}");
         assert_eq!(entry["queryable"], false);
-        let tj: Value = client()
-            .get(format!("{base}/tiles/{name}.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tj: Value = get_json(&format!("{base}/tiles/{name}.json")).await;
         assert_eq!(tj["maxzoom"], maxzoom, "{name}: {tj}");
         assert_eq!(tj["minzoom"], 0);
         assert_eq!(
@@ -331,6 +321,24 @@ async fn archives_from_a_file_nginx_and_s3_serve_the_live_tiles() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    // A client that takes only brotli gets the stored gzip tile recoded.
+    let r = client()
+        .get(format!("{base}{tile}"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "br");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli::Decompressor::new(&r.bytes().await.unwrap()[..], 4096),
+        &mut plain,
+    )
+    .unwrap();
+    assert_eq!(
+        plain,
+        fetch(&format!("{base}/tiles/10/519/345.mvt")).await.1
+    );
     for name in names {
         let (status, _) = fetch(&format!("{base}/tiles/{name}/{}/0/0.mvt", maxzoom + 1)).await;
         assert_eq!(status, 204, "{name} beyond its maxzoom");
