@@ -366,10 +366,12 @@ for fmt in pmtiles mbtiles; do
 done
 for type in normalized flat; do
   rm -f "$work/fr-martin-$type.mbtiles"
-  echo "export-martin-cp-$type $(peak $martin_cp "$work/national/communes.geojson" --output-file "$work/fr-martin-$type.mbtiles" --mbtiles-type "$type" --min-zoom 0 --max-zoom "$maxz" --bbox "$box" --concurrency "$cores" --skip-agg-tiles-hash) bytes $(stat -c %s "$work/fr-martin-$type.mbtiles") tiles $(sqlite3 "$work/fr-martin-$type.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
+  # martin-cp renders the GeoJSON source slowly (see section 4): stopped after MARTIN_CP_TIMEOUT
+  # seconds (50 min by default), and the tiles it wrote by then are counted.
+  echo "export-martin-cp-$type $(peak timeout "${MARTIN_CP_TIMEOUT:-3000}" $martin_cp "$work/national/communes.geojson" --output-file "$work/fr-martin-$type.mbtiles" --mbtiles-type "$type" --min-zoom 0 --max-zoom "$maxz" --bbox "$box" --concurrency "$cores" --skip-agg-tiles-hash) bytes $(stat -c %s "$work/fr-martin-$type.mbtiles") tiles $(sqlite3 "$work/fr-martin-$type.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?') tile-bytes $(sqlite3 "$work/fr-martin-$type.mbtiles" 'SELECT sum(length(tile_data)) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
   [ -n "${FULL:-}" ] || break
 done
-echo "export-terril-tiles $(sqlite3 "$work/fr.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
+echo "export-terril-tiles $(sqlite3 "$work/fr.mbtiles" 'SELECT count(*) FROM tiles' 2>/dev/null || echo '?') tile-bytes $(sqlite3 "$work/fr.mbtiles" 'SELECT sum(length(tile_data)) FROM tiles' 2>/dev/null || echo '?')" | tee -a "$raw"
 fi
 
 echo "raw results: $raw"
