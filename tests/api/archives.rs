@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{client, python, root};
+use crate::support::{client, get_json, python, root};
 
 /// A child process killed and reaped when dropped.
 struct Service(Child);
@@ -162,17 +162,6 @@ fn pyramid(bounds: [f64; 4], maxzoom: u8) -> Vec<(u8, u32, u32)> {
         }
     }
     out
-}
-
-async fn get_json(url: &str) -> Value {
-    client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn fetch(url: &str) -> (u16, Vec<u8>) {

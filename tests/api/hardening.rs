@@ -495,14 +495,7 @@ async fn reloads_under_load_lose_nothing() {
 }
 
 async fn health(base: &str) -> Value {
-    client()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    crate::support::get_json(&format!("{base}/health")).await
 }
 
 async fn wait_for(base: &str, what: &str, test: impl Fn(&Value) -> bool) -> Value {

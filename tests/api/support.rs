@@ -155,6 +155,18 @@ pub fn python() -> String {
     std::env::var("TERRIL_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// GETs `url` and parses its JSON body.
+pub async fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Decodes MVT bytes with the `mapbox-vector-tile` Python package into JSON.
 ///
 /// Panics (failing the test) when the decoder is missing: `.ci/run` installs it.
