@@ -235,7 +235,7 @@ async fn clients_that_never_read_are_bounded_and_cut_off() {
     let pid = child.id().unwrap();
     let before = rss_kib(pid);
     let mut peaks = Vec::new();
-    for wave in 0..2u8 {
+    for wave in 0..3u8 {
         let mut stuck = Vec::new();
         for i in 0..12u8 {
             let mut s = connect_slow_reader(&base, [127, 0, 1 + wave, i + 1])
@@ -307,14 +307,15 @@ async fn clients_that_never_read_are_bounded_and_cut_off() {
     assert_eq!(status, 200);
     // Bounded: the 48 MiB of held bodies, answers being built (about 3× their size while
     // built, a few at a time), and what the allocator keeps of them for reuse: a plateau,
-    // not growth, as the second wave shows.
+    // not growth, as the third wave shows. (One sample per wave lands on however many
+    // answers are being built at that moment, so the first two may differ by a few of them.)
     assert!(
-        peaks[0] < before + 256 * 1024,
+        peaks.iter().all(|p| *p < before + 256 * 1024),
         "RSS {before} KiB before, {peaks:?} KiB at the peaks"
     );
     assert!(
-        peaks[1] < peaks[0] + 32 * 1024,
-        "the second wave grew: {peaks:?}"
+        peaks[2] < peaks[0].max(peaks[1]) + 32 * 1024,
+        "the third wave grew: {peaks:?}"
     );
 }
 
