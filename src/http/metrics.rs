@@ -73,6 +73,7 @@ pub struct Metrics {
     features: Gauge,
     connections_open: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
+    in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -190,7 +191,14 @@ impl Default for Metrics {
             "Client connections refused at the door, by reason (full, per_address)",
             connections_refused.clone(),
         );
+        let in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests read and not yet answered",
+            in_flight.clone(),
+        );
         Self {
+            in_flight,
             connections_open,
             connections_refused,
             registry,
@@ -313,6 +321,8 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     };
+    // Decremented on drop, so a request whose client went away is not counted for ever.
+    let _in_flight = InFlight::enter(&state);
     let response = next.run(request).await;
     state.metrics().observe(
         route,
@@ -321,6 +331,23 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// One request counted in `http_requests_in_flight` while it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(state: &AppState) -> Self {
+        let gauge = state.metrics().in_flight.clone();
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The route template of a path, as a static label.

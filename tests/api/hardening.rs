@@ -614,7 +614,36 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
             tokio::spawn(async move { client().get(url).send().await.map(|r| r.status().as_u16()) })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Signal once the server has read all 24 (answered or still working): a connection still in
+    // the kernel's backlog, or whose request line has not arrived, is not in flight yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = client()
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |prefix: &str| -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(prefix))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        // The /metrics request itself is one of those in flight.
+        let read = value("terril_http_requests_in_flight ") - 1.0
+            + value("terril_http_requests_total{route=\"/fonts/");
+        if read >= 24.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "requests never arrived: {read}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     signal(&child, "TERM");
     for r in requests {
         assert_eq!(r.await.unwrap().expect("answered, not dropped"), 200);
