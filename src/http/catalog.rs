@@ -78,6 +78,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "features": catalog.feature_count(),
         "loaded_at": time(status.loaded_at),
         "loads": status.loads,
+        "map_assets": if state.warmed() { "ready" } else { "warming" },
         "reload_error": status.last_error.as_deref().map(public_error),
         "reload_failed_at": time(status.failed_at),
         "tile_cache": { "enabled": state.tiles().is_enabled(), "bytes": cache_bytes, "entries": cache_entries },

@@ -128,6 +128,8 @@ struct Shared {
     filters: moka::sync::Cache<FilterKey, Result<Arc<Filter>, FilterError>>,
     glyphs: Arc<GlyphCache>,
     assets: assets::Assets,
+    /// Set once the startup work of [`AppState::warm_assets`] is done.
+    warmed: std::sync::atomic::AtomicBool,
     metrics: Metrics,
     options: ServerOptions,
     headers: Headers,
@@ -200,6 +202,7 @@ impl AppState {
                 filters: moka::sync::Cache::new(4096),
                 glyphs: Arc::default(),
                 assets: assets::Assets::default(),
+                warmed: std::sync::atomic::AtomicBool::new(false),
                 metrics,
                 bodies: Arc::new(tokio::sync::Semaphore::new(
                     (options.max_body_memory / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
@@ -335,7 +338,20 @@ impl AppState {
         let state = self.clone();
         let _ = std::thread::Builder::new()
             .name("terril-warm".into())
-            .spawn(move || resources::warm(&state));
+            .spawn(move || {
+                resources::warm(&state);
+                state
+                    .inner
+                    .warmed
+                    .store(true, std::sync::atomic::Ordering::Release);
+            });
+    }
+
+    /// Whether the map page, its assets, the sprites and the first glyph ranges are ready
+    /// (compressed and rendered once, at startup).
+    #[must_use]
+    pub fn warmed(&self) -> bool {
+        self.inner.warmed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The metrics.

@@ -70,7 +70,7 @@ pub fn cached(
     response
 }
 
-async fn html(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn html(state: &AppState, raw: &RawQuery, headers: &HeaderMap) -> Result<Response, ApiError> {
     let no_cache = HeaderValue::from_static("no-cache");
     let mut response = stored(
         state,
@@ -87,7 +87,35 @@ async fn html(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiErro
     response
         .headers_mut()
         .insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
+    response
+        .headers_mut()
+        .insert(header::LINK, header_value(&preload_links(raw.0.as_deref())));
     Ok(response)
+}
+
+/// `Link` preload hints for what the map fetches before it can draw, named by the page's
+/// `?view=`: the browser fetches them while it still compiles MapLibre, instead of one after
+/// the other once the map asks. `crossorigin` matches the mode of MapLibre's own `fetch`.
+fn preload_links(query: Option<&str>) -> String {
+    let asked = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("view="));
+    let names = styles::names();
+    let view = asked
+        .and_then(|v| names.iter().find(|n| **n == v))
+        .copied()
+        .unwrap_or("territoire");
+    [
+        format!("/styles/{view}.json"),
+        "/tiles.json".to_owned(),
+        "/sprites/terril.json".to_owned(),
+        "/fonts/DejaVu%20Sans%20Book/0-255.pbf".to_owned(),
+    ]
+    .iter()
+    .map(|url| format!("<{url}>; rel=preload; as=fetch; crossorigin"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Whether a request to `/` wants the OGC landing page rather than the map: `?f=json`, or an
@@ -145,26 +173,27 @@ pub async fn root(
     if wants_json(&raw, &headers) {
         return landing(state, raw, headers).await;
     }
-    html(&state, &headers).await
+    html(&state, &raw, &headers).await
 }
 
 /// `GET /embed`: the same page; the app drops its panels when loaded from this path.
 pub async fn embed(
     State(state): State<AppState>,
+    raw: RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    html(&state, &headers).await
+    html(&state, &raw, &headers).await
 }
 
 /// The names of the assets worth compressing as soon as the server starts (the map page's).
 pub fn warm_list() -> Vec<&'static str> {
-    vec![
+    let mut names = vec![
         "maplibre-gl.mjs",
         "maplibre-gl-worker.mjs",
         "maplibre-gl.css",
-        "app.js",
-        "app.css",
-    ]
+    ];
+    names.extend(web::app_files());
+    names
 }
 
 /// An asset's stored body: compressed at build time when it was, else now.
@@ -198,6 +227,39 @@ pub fn warm(state: &AppState) {
             && assets.get(&key).is_none()
         {
             assets.insert(key, asset_body(name, bytes, media));
+        }
+    }
+    // What every map view asks for before its first labels: the sprite sheets and the Latin
+    // glyph ranges of the styles' fonts, rendered with FreeType once rather than for the first
+    // visitor.
+    for retina in [false, true] {
+        if let Ok(sheet) = sprites::sheet(retina) {
+            for (ext, body, media) in [
+                ("json", &sheet.json, "application/json"),
+                ("png", &sheet.png, "image/png"),
+            ] {
+                let key = format!("sprite:{retina}:{ext}");
+                if assets.get(&key).is_none() {
+                    let stored = Stored::new(Bytes::from(body.clone()), media, STATIC_QUALITY);
+                    assets.insert(key, stored);
+                }
+            }
+        }
+    }
+    for font in ["DejaVu Sans Book", "DejaVu Sans Bold"] {
+        for start in [0, 256] {
+            let key = format!("glyphs:{font}:{start}");
+            if assets.get(&key).is_some() {
+                continue;
+            }
+            if let Ok(bytes) = state.glyphs().get(font, start) {
+                let stored = Stored::new(
+                    Bytes::from(bytes.as_ref().clone()),
+                    "application/x-protobuf",
+                    STATIC_QUALITY,
+                );
+                assets.insert(key, stored);
+            }
         }
     }
 }

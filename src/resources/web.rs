@@ -73,6 +73,13 @@ pub fn asset(name: &str) -> Option<(&'static [u8], &'static str)> {
     Some((bytes, media_type(name)))
 }
 
+/// The names of the map application's own files served under `/assets/` (the page aside).
+pub fn app_files() -> impl Iterator<Item = &'static str> {
+    APP.files()
+        .filter_map(|f| f.path().to_str())
+        .filter(|name| *name != "index.html")
+}
+
 /// The map page.
 #[must_use]
 pub fn index_html() -> &'static [u8] {

@@ -594,12 +594,15 @@ async fn sighup_reloads_the_data() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_then_exits_0() {
+    // A grace period no test machine reaches: the point is that nothing in flight is dropped.
     let (mut child, base) = spawn_binary(&[
         "serve",
         "--bind",
         "127.0.0.1:0",
         "--data",
         root().join("tests/fixtures").to_str().unwrap(),
+        "--shutdown-grace-s",
+        "120",
     ])
     .await;
     // Uncached glyph ranges: FreeType renders them one after the other, well over a second for

@@ -316,6 +316,22 @@ pub async fn spawn_binary_env(
     .expect("the server listens within 30 s");
     // Keep draining its output so that it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Then wait for the startup work (compressing the map's assets, rendering sprites and the
+    // first glyph ranges), so that tests measuring CPU time or memory see an idle server.
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(resp) = client().get(format!("{base}/health")).send().await
+            && let Ok(health) = resp.json::<Value>().await
+            && health["map_assets"] == "ready"
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the map assets are not ready after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     (child, base)
 }
 
