@@ -1,39 +1,21 @@
 // Terril's territorial map: MapLibre GL JS on this server's tiles, styles, glyphs and sprites,
-// with search, "Autour d'ici" (features within a radius) and the planners' "near" tool.
-import * as maplibregl from '/assets/maplibre-gl.mjs';
+// in French or English, with search, the tourism office's destinations, "Autour d'ici"
+// (features within a radius), the planners' "near" table, a distance tool, PNG/print export
+// and the embed dialog.
+import * as maplibregl from './maplibre-gl.mjs';
+import { LANGUAGES, Words } from './i18n.js';
+import { setupShare } from './share.js';
 
 const VIEWS = ['territoire', 'tourisme', 'planification'];
-const SITE_LAYERS = ['zones', 'campuses', 'tourism', 'infrastructure'];
-const LAYER_NAMES = {
-  communes: 'Commune', epci: 'Agglomération', pole: 'Pôle métropolitain', zones: 'Zone économique',
-  campuses: 'Campus', tourism: 'Site touristique', infrastructure: 'Infrastructure',
-};
-const LABELS = {
-  insee: 'Code INSEE', epci: 'Agglomération (code)', epci_name: 'Agglomération', siren: 'SIREN',
-  population: 'Population', population_year: 'Année du recensement', density: 'Densité (hab./km²)',
-  area_km2: 'Superficie (km²)', communes: 'Nombre de communes', kind: 'Type', subtype: 'Nature',
-  theme: 'Thème', secondary_theme: 'Thème secondaire', sector: 'Secteur', institution: 'Établissement',
-  field: 'Domaine', commune_name: 'Commune', commune: 'Code INSEE de la commune', ref: 'Référence',
-  road: 'Route', junction_type: "Type d'échangeur", ref_confirmed: 'Numéro confirmé', uic_ref: 'Code UIC',
-  area_ha: 'Surface (ha)', site_area_ha: 'Surface du site (ha)', built_area_ha: 'Surface bâtie (ha)',
-  park_area_ha: 'Surface du parc (ha)', plot_area_ha: 'Surface de la parcelle (ha)', lake_area_ha: 'Surface du lac (ha)',
-  water_area_ha: "Plan d'eau (ha)", building_area_m2: 'Surface bâtie (m²)', quay_length_m: 'Longueur de quai (m)',
-  opened_year: "Année d'ouverture", elevation_m: 'Altitude (m)', summit_elevation_m: 'Altitude du sommet (m)',
-  perimeter_m: 'Périmètre (m)', ski_slope_length_m: 'Longueur de la piste (m)', burials: 'Sépultures',
-  max_error_m_estimate: 'Erreur estimée (m)', approximate: 'Géométrie approchée',
-  location_quality: 'Localisation', geometry_note: 'Note sur la géométrie', source: 'Source',
-  distance_m: 'Distance (m)',
-};
-const HIDDEN = new Set(['name', 'id', 'population_year']);
-const QUALITY = {
-  site: 'Sur le site',
-  proxy: 'Point voisin (approché)',
-  commune_centre: 'Centre de la commune : site non localisé',
-};
-const THEMES = { CULTURE: ['Culture', 'museum'], MEMOIRE: ['Mémoire', 'memorial'], NATURE: ['Nature', 'park'], SPORT: ['Sport', 'stadium'] };
+const SITE_LAYERS = ['tourism', 'zones', 'campuses', 'infrastructure'];
+const HIDDEN = new Set(['name', 'id', 'population_year', 'subtype']);
+/** Fields shown on the card itself; the rest goes under "Position, source et détails". */
+const MAIN_FIELDS = ['insee', 'commune_name', 'epci_name', 'population', 'density', 'area_km2', 'communes', 'institution', 'sector', 'field', 'ref', 'uic_ref', 'distance_m', 'target_name'];
+/** Theme codes and their icons, in the list's order. */
+const THEME_ICONS = { CULTURE: 'museum', MEMOIRE: 'memorial', NATURE: 'park', SPORT: 'stadium' };
 const INTERACTIVE = {
   territoire: ['zones-icons', 'campuses-icons', 'infrastructure-icons', 'infrastructure-lines', 'communes-fill'],
-  tourisme: ['tourism-icons', 'communes-fill'],
+  tourisme: ['tourism-icons', 'tourism-labels', 'communes-fill'],
   planification: ['zones-icons', 'infrastructure-icons', 'campuses-icons', 'infrastructure-lines', 'communes-fill'],
 };
 const TARGETS = {
@@ -45,29 +27,44 @@ const TARGETS = {
 const params = new URLSearchParams(location.search);
 const view = VIEWS.includes(params.get('view')) ? params.get('view') : 'territoire';
 const embedded = location.pathname === '/embed';
+const words = new Words(chosenLanguage());
+const t = (key, ...args) => words.t(key, ...args);
 document.body.dataset.view = view;
 document.body.classList.toggle('embed', embedded);
 
+/** `?lang=` first, then the language chosen last time, then French. */
+function chosenLanguage() {
+  const asked = params.get('lang');
+  try {
+    if (LANGUAGES.includes(asked)) {
+      localStorage.setItem('terril.lang', asked);
+      return asked;
+    }
+    const kept = localStorage.getItem('terril.lang');
+    if (LANGUAGES.includes(kept)) return kept;
+  } catch {
+    // Storage may be disabled: the URL still decides.
+    if (LANGUAGES.includes(asked)) return asked;
+  }
+  return 'fr';
+}
+
 const $ = (id) => document.getElementById(id);
-const nf = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 });
 
 /** Text without accents, lower case, "œ" as "oe": "Nœux" and "noeux" match. */
 export function fold(text) {
   return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/œ/gi, 'oe').replace(/æ/gi, 'ae').toLowerCase();
 }
 
-function metres(d) {
-  return d < 1000 ? `${Math.round(d)} m` : `${nf.format(d / 1000)} km`;
-}
-
-function el(tag, attrs = {}, ...children) {
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
     if (k === 'class') node.className = v;
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
+    else node.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children) node.append(c);
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
   return node;
 }
 
@@ -80,6 +77,38 @@ async function getJSON(url) {
   return r.json();
 }
 
+// --- language ----------------------------------------------------------------------------
+function translatePage() {
+  document.documentElement.lang = words.lang;
+  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  for (const [data, attr] of [['i18nPlaceholder', 'placeholder'], ['i18nAriaLabel', 'aria-label'], ['i18nContent', 'content']]) {
+    for (const node of document.querySelectorAll(`[data-${data.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}]`)) {
+      node.setAttribute(attr, t(node.dataset[data]));
+    }
+  }
+  $('lang-switch').lang = words.lang === 'fr' ? 'en' : 'fr';
+  for (const option of $('planner-layer').options) option.textContent = words.layer(option.value);
+}
+
+function setupLanguageSwitch() {
+  $('lang-switch').addEventListener('click', () => {
+    const next = words.lang === 'fr' ? 'en' : 'fr';
+    try { localStorage.setItem('terril.lang', next); } catch { /* the URL carries it */ }
+    const p = new URLSearchParams(location.search);
+    p.set('lang', next);
+    location.href = `${location.pathname}?${p}${location.hash}`;
+  });
+}
+
+// --- the map -----------------------------------------------------------------------------
+translatePage();
+// A "#site=…" link opens the map on that site's card; MapLibre keeps zoom/lat/lon hashes.
+let siteFromHash = siteInHash();
+function siteInHash() {
+  const m = location.hash.match(/^#site=([\w.-]+)$/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
 const map = new maplibregl.Map({
   container: 'map',
   style: `/styles/${view}.json`,
@@ -88,18 +117,29 @@ const map = new maplibregl.Map({
   maxZoom: 18,
   attributionControl: { compact: embedded },
   cooperativeGestures: embedded,
+  locale: words.maplibre(),
 });
 window.terrilMap = map;
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 map.on('error', (e) => console.error('map error:', e.error && e.error.message));
 
+// When the first tiles are painted, for the page's own timing (Performance API).
+let tileArrived = false;
+map.on('data', (e) => { if (e.dataType === 'source' && e.tile) tileArrived = true; });
+map.on('render', function firstTiles() {
+  if (!tileArrived) return;
+  map.off('render', firstTiles);
+  performance.mark('terril:first-tiles');
+});
+
 // --- views, panel ------------------------------------------------------------------------
 for (const a of document.querySelectorAll('.views a')) {
   if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
+  a.href = `?view=${a.dataset.view}&lang=${words.lang}`;
   a.addEventListener('click', (e) => {
     e.preventDefault();
-    location.href = `?view=${a.dataset.view}${location.hash}`;
+    location.href = `${a.getAttribute('href')}${location.hash.startsWith('#site=') ? '' : location.hash}`;
   });
 }
 $('panel-toggle').addEventListener('click', () => {
@@ -107,41 +147,45 @@ $('panel-toggle').addEventListener('click', () => {
   $('panel-toggle').setAttribute('aria-expanded', String(!collapsed));
 });
 
-function legendItem(swatchClass, text, style) {
+function legendItem(swatchClass, text, colour) {
   const swatch = el('span', { class: `swatch ${swatchClass}` });
-  if (style) swatch.style.background = style;
-  return el('div', { class: 'legend-item' }, swatch, text);
+  if (colour) swatch.style.background = colour;
+  return el('div', { class: 'legend-item' }, swatch, el('span', {}, text));
 }
 
 function iconItem(icon, text) {
   const img = el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${icon}.svg` });
-  return el('div', { class: 'legend-item' }, img, text);
+  return el('div', { class: 'legend-item' }, img, el('span', {}, text));
 }
 
 function buildLegend() {
   const body = $('legend-body');
   if (view === 'territoire') {
-    body.append(el('p', { class: 'hint' }, 'Densité de population (habitants/km²)'));
-    const classes = [['#fff5d6', 'moins de 250'], ['#fde3a7', '250 – 500'], ['#f9c46b', '500 – 1 000'], ['#f08c3a', '1 000 – 2 000'], ['#c8501e', '2 000 et plus']];
-    for (const [color, text] of classes) body.append(legendItem('', text, color));
-    body.append(legendItem('line-epci', 'Agglomération (2016)'), legendItem('line-pole', 'Pôle Métropolitain'), legendItem('line-a21', 'A21, Rocade minière (tracé approché)'));
-    body.append(iconItem('zone', 'Zone économique'), iconItem('campus', 'Campus'), iconItem('station', 'Gare'), iconItem('junction', 'Échangeur'));
+    body.append(el('p', { class: 'hint' }, t('legend.density')));
+    const colours = ['#fff5d6', '#fde3a7', '#f9c46b', '#f08c3a', '#c8501e'];
+    colours.forEach((colour, i) => body.append(legendItem('', t(`legend.density.${i + 1}`), colour)));
+    body.append(legendItem('line-epci', t('legend.epci')), legendItem('line-pole', t('legend.pole')), legendItem('line-a21', t('legend.a21')));
+    body.append(iconItem('zone', t('legend.zone')), iconItem('campus', t('legend.campus')), iconItem('station', t('legend.station')), iconItem('junction', t('legend.junction')));
   } else if (view === 'planification') {
-    body.append(iconItem('zone', 'Zone économique'), iconItem('port', 'Port fluvial'), iconItem('junction', 'Échangeur autoroutier'), iconItem('station', 'Gare'), iconItem('canal', 'Canal'), iconItem('campus', 'Campus'));
-    body.append(legendItem('line-a21', 'A21, Rocade minière (tracé approché)'));
+    body.append(iconItem('zone', t('legend.zone')), iconItem('port', t('legend.port')), iconItem('junction', t('legend.motorwayJunction')),
+      iconItem('station', t('legend.station')), iconItem('canal', t('legend.canal')), iconItem('campus', t('legend.campus')));
+    body.append(legendItem('line-a21', t('legend.a21')));
   }
-  body.append(el('p', { class: 'hint' }, 'Précision de la position des sites'));
-  body.append(legendItem('ring site', QUALITY.site), legendItem('ring proxy', QUALITY.proxy), legendItem('ring centre', QUALITY.commune_centre));
+  body.append(el('p', { class: 'hint' }, t('legend.quality')));
+  body.append(legendItem('ring site', words.quality('site')), legendItem('ring proxy', words.quality('proxy')), legendItem('ring centre', words.quality('commune_centre')));
 }
 
-// --- popups ------------------------------------------------------------------------------
+// --- cards (popups) ----------------------------------------------------------------------
 function formatValue(key, value) {
-  if (key === 'location_quality') return el('span', { class: `quality ${value}` }, QUALITY[value] || value);
-  if (key === 'theme') return THEMES[value] ? THEMES[value][0] : String(value);
-  if (typeof value === 'boolean') return value ? 'oui' : 'non';
-  if (typeof value === 'number') return nf.format(value);
+  if (key === 'location_quality') return el('span', { class: `quality ${value}` }, words.quality(value));
+  if (key === 'theme' || key === 'secondary_theme') return words.theme(value);
+  if (key === 'kind') return words.kind(value);
+  if (typeof value === 'boolean') return value ? t('yes') : t('no');
+  if (typeof value === 'number') return key.endsWith('_year') || key === 'opened_year' ? String(value) : words.number.format(value);
+  const coded = words.value(key, value);
+  if (coded) return coded;
   if (key === 'source') {
-    const span = el('span');
+    const span = el('span', { lang: 'fr' });
     String(value).split(/\s;\s/).forEach((part, i) => {
       if (i) span.append(' ; ');
       const url = part.match(/https?:\/\/\S+/);
@@ -155,35 +199,115 @@ function formatValue(key, value) {
     });
     return span;
   }
-  return String(value).replaceAll('_', ' ');
+  // Names, notes and other data stay in French.
+  return el('span', { lang: 'fr' }, String(value));
 }
 
-function popupContent(layer, feature) {
+/** The link that opens the map on a site's card. */
+function siteLink(layer, id) {
+  const linkView = layer === 'tourism' ? 'tourisme' : view;
+  return `${location.origin}/?view=${linkView}&lang=${words.lang}#site=${encodeURIComponent(id)}`;
+}
+
+async function copyText(text, fallback) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // Without the clipboard API (a page served over plain HTTP): select and copy.
+    fallback?.select();
+    document.execCommand('copy');
+  }
+}
+
+/** A compact card: name, what it is and its theme, where; the position, source and other facts folded. */
+export function cardContent(layer, feature) {
   const p = feature.properties;
-  const box = el('div', { class: 'popup' });
-  box.append(el('h3', {}, p.name || feature.id));
-  const rows = el('table');
-  rows.append(el('tr', {}, el('th', {}, 'Couche'), el('td', {}, LAYER_NAMES[layer] || layer)));
+  const box = el('div', { class: 'card' });
+  box.append(el('h3', { lang: 'fr' }, p.name || String(feature.id)));
+  const what = [p.kind ? words.kind(p.kind) : words.layer(layer)];
+  const badges = [p.theme, p.secondary_theme].filter(Boolean).map((code) => el('span', { class: 'theme-badge' },
+    THEME_ICONS[code] ? el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${THEME_ICONS[code]}.svg` }) : null, words.theme(code)));
+  box.append(el('p', { class: 'what' }, what.join(' · '), ...badges));
+  const main = el('table', { class: 'main' });
+  const rest = el('table');
   for (const [k, v] of Object.entries(p)) {
-    if (HIDDEN.has(k) || v === null || v === '') continue;
+    if (HIDDEN.has(k) || k === 'kind' || k === 'theme' || k === 'secondary_theme' || v === null || v === '') continue;
     if (k === 'epci' && p.epci_name) continue;
-    rows.append(el('tr', {}, el('th', {}, LABELS[k] || k), el('td', {}, formatValue(k, v))));
+    if (k === 'commune' && p.commune_name) continue;
+    const row = el('tr', {}, el('th', { scope: 'row' }, words.field(k)), el('td', {}, formatValue(k, v)));
+    (MAIN_FIELDS.includes(k) ? main : rest).append(row);
   }
   if (p.population_year && p.population !== undefined) {
-    rows.append(el('tr', {}, el('th', {}, LABELS.population_year), el('td', {}, String(p.population_year))));
+    main.append(el('tr', {}, el('th', { scope: 'row' }, words.field('population_year')), el('td', {}, String(p.population_year))));
   }
-  box.append(rows);
+  if (main.rows.length) box.append(main);
+  if (rest.rows.length) box.append(el('details', {}, el('summary', {}, t('card.details')), rest));
+  if (SITE_LAYERS.includes(layer)) {
+    const link = siteLink(layer, feature.id);
+    const button = el('button', { type: 'button', class: 'copy-link', 'data-link': link }, t('card.link'));
+    button.addEventListener('click', async () => {
+      await copyText(link);
+      button.textContent = t('card.linkCopied');
+    });
+    box.append(el('p', { class: 'card-actions' }, button));
+  }
   return box;
 }
 
-async function showPopup(lngLat, layer, id) {
-  const popup = new maplibregl.Popup({ maxWidth: '24rem' }).setLngLat(lngLat).setDOMContent(el('p', {}, 'Chargement…')).addTo(map);
+let popup = null;
+/** Opens a feature's card at `lngLat`; the card takes the focus, Escape gives it back. */
+async function showCard(lngLat, layer, idOrFeature) {
+  const opener = document.activeElement;
+  popup?.remove();
+  popup = new maplibregl.Popup({ maxWidth: '22rem', className: 'terril-card', focusAfterOpen: false })
+    .setLngLat(lngLat).setDOMContent(el('p', {}, t('loading'))).addTo(map);
+  const mine = popup;
+  mine.getElement().addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    e.stopPropagation();
+    mine.remove();
+    if (opener && opener !== document.body && opener.isConnected) opener.focus();
+  });
   try {
-    const feature = await getJSON(`/collections/${layer}/items/${encodeURIComponent(id)}`);
-    popup.setDOMContent(popupContent(layer, feature));
+    const feature = typeof idOrFeature === 'object' ? idOrFeature : await getJSON(`/collections/${layer}/items/${encodeURIComponent(idOrFeature)}`);
+    if (mine === popup) {
+      mine.setDOMContent(cardContent(layer, feature));
+      // MapLibre names its close button only when the popup is first drawn: name the new one.
+      mine.getElement().querySelector('.maplibregl-popup-close-button')?.setAttribute('aria-label', words.maplibre()['Popup.Close']);
+      document.body.dataset.card = String(feature.id);
+      // Keyboard users land on the card; a click on the map leaves the focus where it was.
+      if (opener && opener !== document.body && opener !== map.getCanvas()) mine.getElement().querySelector('.maplibregl-popup-close-button')?.focus();
+    }
   } catch (e) {
-    popup.setDOMContent(el('p', {}, `Erreur : ${e.message}`));
+    mine.setDOMContent(el('p', {}, t('error', e.message)));
   }
+}
+
+function pointOf(geometry) {
+  if (geometry.type === 'Point') return geometry.coordinates;
+  const [w, s, e, n] = bboxOf(geometry);
+  return [(w + e) / 2, (s + n) / 2];
+}
+
+/** Flies to a site (or jumps, when the page opens on it) and opens its card. */
+async function openSite(layer, id, { jump = false } = {}) {
+  const feature = await getJSON(`/collections/${layer}/items/${encodeURIComponent(id)}`);
+  const center = pointOf(feature.geometry);
+  const zoom = Math.max(map.getZoom(), 13);
+  if (jump) map.jumpTo({ center, zoom });
+  else map.flyTo({ center, zoom, duration: 900 });
+  await showCard(center, layer, feature);
+}
+
+async function openSiteFromHash(id) {
+  for (const layer of SITE_LAYERS) {
+    const r = await fetch(`/collections/${layer}/items/${encodeURIComponent(id)}`);
+    if (r.ok) {
+      await openSite(layer, id, { jump: true });
+      return;
+    }
+  }
+  console.warn(`no site ${id}`);
 }
 
 // --- search ------------------------------------------------------------------------------
@@ -202,7 +326,7 @@ async function loadSearchIndex() {
   document.body.dataset.searchReady = 'true';
 }
 
-function bboxOf(geometry) {
+export function bboxOf(geometry) {
   const b = [Infinity, Infinity, -Infinity, -Infinity];
   const walk = (c) => {
     if (typeof c[0] === 'number') {
@@ -238,7 +362,7 @@ function setupSearch() {
     list.replaceChildren(...results.map((r, i) => el('li', {
       role: 'option', id: `result-${i}`, 'aria-selected': String(i === active),
       onmousedown: (e) => { e.preventDefault(); choose(i); },
-    }, el('span', {}, r.name), el('span', { class: 'kind' }, LAYER_NAMES[r.layer]))));
+    }, el('span', { lang: 'fr' }, r.name), el('span', { class: 'kind' }, words.layer(r.layer)))));
     list.hidden = results.length === 0;
     input.setAttribute('aria-expanded', String(!list.hidden));
     if (active >= 0) input.setAttribute('aria-activedescendant', `result-${active}`);
@@ -263,8 +387,21 @@ function setupSearch() {
   input.addEventListener('blur', () => { results = []; render(); });
 }
 
-// --- "Autour d'ici" ----------------------------------------------------------------------
-let picking = false;
+// --- overlays ----------------------------------------------------------------------------
+const EMPTY = { type: 'FeatureCollection', features: [] };
+function setOverlay(id, data) {
+  const source = map.getSource(id);
+  if (source) source.setData(data);
+}
+
+/** Great-circle distance in metres between two lon/lat points (WGS84 mean radius). */
+export function haversine([lon1, lat1], [lon2, lat2]) {
+  const R = 6371008.8;
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * R * Math.asin(Math.sqrt(a));
+}
+
 function circle(lon, lat, radius) {
   // A geodesic-enough circle on the sphere, 64 vertices.
   const R = 6371008.8;
@@ -281,55 +418,91 @@ function circle(lon, lat, radius) {
   return { type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [ring] } };
 }
 
-function setOverlay(id, data) {
-  const source = map.getSource(id);
-  if (source) source.setData(data);
+// --- map modes: "Autour d'ici" picks a point, the measuring tool adds vertices -------------
+let mode = null; // null | 'around' | 'measure'
+function setMode(next) {
+  mode = next;
+  $('around-pick').setAttribute('aria-pressed', String(mode === 'around'));
+  $('measure-toggle').setAttribute('aria-pressed', String(mode === 'measure'));
+  document.body.classList.toggle('picking', mode !== null);
 }
 
 async function around(lon, lat, radius) {
   setOverlay('around-area', { type: 'FeatureCollection', features: [circle(lon, lat, radius)] });
-  $('around-summary').textContent = 'Recherche…';
-  const layers = view === 'tourisme' ? ['tourism'] : SITE_LAYERS;
+  $('around-summary').textContent = t('searching');
+  const layers = view === 'tourisme' ? ['tourism'] : SITE_LAYERS.filter((l) => l !== 'tourism').concat('tourism');
   const answers = await Promise.all(layers.map((l) => getJSON(`/query/within?layer=${l}&lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}&radius_m=${radius}`)));
   const hits = answers.flatMap((fc) => fc.features).sort((a, b) => a.properties.distance_m - b.properties.distance_m);
-  $('around-summary').textContent = hits.length
-    ? `${hits.length} élément(s) à moins de ${metres(radius)} :`
-    : `Rien à moins de ${metres(radius)}.`;
+  $('around-summary').textContent = hits.length ? t('around.summary', hits.length, words.metres(radius)) : t('around.none', words.metres(radius));
   $('around-results').replaceChildren(...hits.map((f) => el('li', {},
-    el('button', { type: 'button', class: 'link', onclick: () => flyTo({ name: f.properties.name, bbox: bboxOf(f.geometry) }) }, f.properties.name || f.id),
-    ' ', el('span', { class: 'dist' }, `${metres(f.properties.distance_m)} · ${LAYER_NAMES[f.layer]}`))));
+    el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => openSite(f.layer, f.id) }, f.properties.name || f.id),
+    ' ', el('span', { class: 'dist' }, `${words.metres(f.properties.distance_m)} · ${words.layer(f.layer)}`))));
   document.body.dataset.aroundDone = String(Date.now());
 }
 
-function setupAround() {
-  const button = $('around-pick');
-  button.addEventListener('click', () => {
-    picking = !picking;
-    button.setAttribute('aria-pressed', String(picking));
-    document.body.classList.toggle('picking', picking);
+let measured = [];
+function drawMeasure() {
+  const features = measured.map((c) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: c } }));
+  if (measured.length > 1) features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: measured } });
+  setOverlay('measure', { type: 'FeatureCollection', features });
+  let total = 0;
+  for (let i = 1; i < measured.length; i++) total += haversine(measured[i - 1], measured[i]);
+  $('measure-total').textContent = measured.length ? t('measure.total', words.metres(total), measured.length) : '';
+  document.body.dataset.measuredM = String(Math.round(total));
+}
+
+function setupModes() {
+  $('around-pick').addEventListener('click', () => setMode(mode === 'around' ? null : 'around'));
+  $('measure-toggle').addEventListener('click', () => setMode(mode === 'measure' ? null : 'measure'));
+  $('measure-clear').addEventListener('click', () => { measured = []; drawMeasure(); });
+  // From the keyboard: with the map focused, Enter uses the map's centre; Escape leaves the mode.
+  map.getCanvas().addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && mode) {
+      const c = map.getCenter();
+      pick(c.lng, c.lat);
+      e.preventDefault();
+    }
   });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && mode) setMode(null); });
+}
+
+function pick(lng, lat) {
+  if (mode === 'around') {
+    around(lng, lat, Number($('around-radius').value)).catch((err) => { $('around-summary').textContent = t('error', err.message); });
+  } else if (mode === 'measure') {
+    measured.push([Number(lng.toFixed(6)), Number(lat.toFixed(6))]);
+    drawMeasure();
+  }
 }
 
 // --- planner -----------------------------------------------------------------------------
 let lastNear = null;
+const COLUMNS = [
+  ['name', 'col.name', (f) => f.properties.name || String(f.id)],
+  ['kind', 'col.kind', (f) => words.kind(f.properties.kind)],
+  ['commune', 'col.commune', (f) => f.properties.commune_name || ''],
+  ['target', 'col.target', (f) => f.properties.target_name || ''],
+  ['distance', 'col.distance', (f) => f.properties.distance_m],
+];
+let sortBy = { column: 'distance', ascending: true };
+
 async function near() {
   const layer = $('planner-layer').value;
   const target = $('planner-target').value;
   const distance = Number($('planner-distance').value);
   const url = `/query/near?layer=${layer}&target=infrastructure&distance_m=${distance}&target_filter=${encodeURIComponent(TARGETS[target])}`;
-  $('planner-summary').textContent = 'Recherche…';
+  $('planner-summary').textContent = t('searching');
   try {
     lastNear = await getJSON(url);
   } catch (e) {
-    $('planner-summary').textContent = `Erreur : ${e.message}`;
+    $('planner-summary').textContent = t('error', e.message);
     return;
   }
+  lastNear.layer = layer;
   const hits = lastNear.features;
   setOverlay('near-results', lastNear);
-  $('planner-summary').textContent = `${hits.length} résultat(s) à moins de ${metres(distance)} :`;
-  $('planner-results').replaceChildren(...hits.map((f) => el('li', {},
-    el('button', { type: 'button', class: 'link', onclick: () => flyTo({ name: f.properties.name, bbox: bboxOf(f.geometry) }) }, f.properties.name || f.id),
-    ' ', el('span', { class: 'dist' }, `${metres(f.properties.distance_m)} de ${f.properties.target_name}`))));
+  $('planner-summary').textContent = t('planner.summary', hits.length, words.metres(distance));
+  renderNearTable();
   $('planner-geojson').disabled = hits.length === 0;
   $('planner-csv').disabled = hits.length === 0;
   if (hits.length) {
@@ -338,8 +511,48 @@ async function near() {
   }
 }
 
-function download(name, type, text) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+function renderNearTable() {
+  const table = $('planner-table');
+  const hits = lastNear ? [...lastNear.features] : [];
+  table.hidden = hits.length === 0;
+  const [, , key] = COLUMNS.find(([id]) => id === sortBy.column);
+  const collator = new Intl.Collator(words.lang);
+  hits.sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    const order = typeof x === 'number' ? x - y : collator.compare(x, y);
+    return sortBy.ascending ? order : -order;
+  });
+  const head = COLUMNS.map(([id, label]) => {
+    const sorted = sortBy.column === id ? (sortBy.ascending ? 'ascending' : 'descending') : 'none';
+    const button = el('button', { type: 'button', class: 'sort', 'data-column': id }, t(label),
+      el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted === 'ascending' ? ' ▲' : sorted === 'descending' ? ' ▼' : ''));
+    button.addEventListener('click', () => {
+      sortBy = { column: id, ascending: sortBy.column === id ? !sortBy.ascending : true };
+      renderNearTable();
+      table.querySelector(`button.sort[data-column="${id}"]`).focus();
+    });
+    return el('th', { scope: 'col', 'aria-sort': sorted, class: id === 'distance' ? 'num' : null }, button);
+  });
+  table.tHead.rows[0].replaceChildren(...head);
+  table.tBodies[0].replaceChildren(...hits.map((f) => {
+    const row = el('tr', { 'data-id': String(f.id) },
+      el('td', {}, el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => openSite(lastNear.layer, f.id) }, f.properties.name || f.id)),
+      el('td', {}, words.kind(f.properties.kind)),
+      el('td', { lang: 'fr' }, f.properties.commune_name || ''),
+      el('td', { lang: 'fr' }, f.properties.target_name || ''),
+      el('td', { class: 'num' }, words.metres(f.properties.distance_m)));
+    const on = () => { setOverlay('near-hover', { type: 'FeatureCollection', features: [f] }); row.classList.add('hover'); document.body.dataset.highlighted = String(f.id); };
+    const off = () => { setOverlay('near-hover', EMPTY); row.classList.remove('hover'); delete document.body.dataset.highlighted; };
+    row.addEventListener('mouseenter', on);
+    row.addEventListener('mouseleave', off);
+    row.addEventListener('focusin', on);
+    row.addEventListener('focusout', off);
+    return row;
+  }));
+}
+
+function download(name, type, body) {
+  const url = URL.createObjectURL(body instanceof Blob ? body : new Blob([body], { type }));
   const a = el('a', { href: url, download: name });
   document.body.append(a);
   a.click();
@@ -355,7 +568,7 @@ function csv(fc) {
   };
   const lines = [cols.join(',')];
   for (const f of fc.features) {
-    const [lon, lat] = f.geometry.type === 'Point' ? f.geometry.coordinates : [(bboxOf(f.geometry)[0] + bboxOf(f.geometry)[2]) / 2, (bboxOf(f.geometry)[1] + bboxOf(f.geometry)[3]) / 2];
+    const [lon, lat] = pointOf(f.geometry);
     const row = { ...f.properties, id: f.id, lon, lat };
     lines.push(cols.map((c) => quote(row[c])).join(','));
   }
@@ -364,27 +577,66 @@ function csv(fc) {
 
 function setupPlanner() {
   $('planner-form').addEventListener('submit', (e) => { e.preventDefault(); near(); });
-  $('planner-geojson').addEventListener('click', () => lastNear && download('terril-proximite.geojson', 'application/geo+json', JSON.stringify(lastNear)));
+  const plain = () => ({ type: 'FeatureCollection', features: lastNear.features });
+  $('planner-geojson').addEventListener('click', () => lastNear && download('terril-proximite.geojson', 'application/geo+json', JSON.stringify(plain())));
   $('planner-csv').addEventListener('click', () => lastNear && download('terril-proximite.csv', 'text/csv', csv(lastNear)));
 }
 
-// --- tourism themes ----------------------------------------------------------------------
-const shownThemes = new Set(Object.keys(THEMES));
+// --- tourism: themes and destinations ----------------------------------------------------
+const shownThemes = new Set(Object.keys(THEME_ICONS));
+let destinations = [];
+
 function applyThemes() {
   const filter = ['all', ['==', ['geometry-type'], 'Point'], ['in', ['get', 'theme'], ['literal', [...shownThemes]]]];
-  for (const id of ['tourism-icons', 'tourism-halo']) if (map.getLayer(id)) map.setFilter(id, filter);
+  for (const id of ['tourism-icons', 'tourism-labels', 'tourism-halo']) if (map.getLayer(id)) map.setFilter(id, filter);
+  renderDestinations();
 }
 
 function setupThemes() {
   const body = $('themes-body');
-  for (const [code, [label, icon]] of Object.entries(THEMES)) {
-    const box = el('input', { type: 'checkbox', id: `theme-${code}`, value: code, checked: '' });
+  for (const [code, icon] of Object.entries(THEME_ICONS)) {
+    const box = el('input', { type: 'checkbox', id: `theme-${code}`, value: code, checked: true });
     box.addEventListener('change', () => {
       if (box.checked) shownThemes.add(code); else shownThemes.delete(code);
       applyThemes();
     });
-    body.append(el('label', { class: 'theme-toggle', for: `theme-${code}` }, box, el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${icon}.svg` }), label));
+    body.append(el('label', { class: 'theme-toggle', for: `theme-${code}` }, box, el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${icon}.svg` }), words.theme(code)));
   }
+}
+
+async function loadDestinations() {
+  const fc = await getJSON('/collections/tourism/items?limit=1000');
+  destinations = fc.features.filter((f) => f.geometry && f.geometry.type === 'Point');
+  renderDestinations();
+  map.on('moveend', renderDestinations);
+}
+
+/** The sites of the shown themes inside the visible part of the map, grouped by theme. */
+function renderDestinations() {
+  if (view !== 'tourisme' || destinations.length === 0) return;
+  const bounds = map.getBounds();
+  const focused = document.activeElement?.dataset?.site;
+  const collator = new Intl.Collator('fr');
+  const groups = [];
+  let shown = 0;
+  for (const [code, icon] of Object.entries(THEME_ICONS)) {
+    if (!shownThemes.has(code)) continue;
+    const sites = destinations
+      .filter((f) => f.properties.theme === code && bounds.contains(f.geometry.coordinates))
+      .sort((a, b) => collator.compare(a.properties.name, b.properties.name));
+    if (sites.length === 0) continue;
+    shown += sites.length;
+    const heading = el('h3', { id: `destinations-${code}` }, el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${icon}.svg` }),
+      words.theme(code), el('span', { class: 'count' }, ` · ${t('destinations.count', sites.length)}`));
+    const list = el('ul', { class: 'sites', 'aria-labelledby': heading.id }, ...sites.map((f) => el('li', {},
+      el('button', { type: 'button', class: 'site', 'data-site': String(f.id), onclick: () => openSite('tourism', f.id) },
+        el('span', { class: 'site-name', lang: 'fr' }, f.properties.name),
+        el('span', { class: 'site-commune', lang: 'fr' }, f.properties.commune_name || '')))));
+    groups.push(el('section', { class: 'theme-group', 'data-theme': code }, heading, list));
+  }
+  $('destinations-body').replaceChildren(...(groups.length ? groups : [el('p', { class: 'hint' }, t('destinations.none'))]));
+  document.body.dataset.destinations = String(shown);
+  if (focused) $('destinations-body').querySelector(`button[data-site="${CSS.escape(focused)}"]`)?.focus();
 }
 
 // --- tile archives (PMTiles / MBTiles served with --archive) ----------------------------
@@ -414,7 +666,7 @@ async function addArchives() {
       add('line', 'line', ['!=', ['geometry-type'], 'Point'], { 'line-color': colour, 'line-width': 1 });
       add('point', 'circle', ['==', ['geometry-type'], 'Point'], { 'circle-color': colour, 'circle-radius': 3 });
     }
-    const box = el('input', { type: 'checkbox', id: `archive-${archive.id}`, checked: '' });
+    const box = el('input', { type: 'checkbox', id: `archive-${archive.id}`, checked: true });
     box.addEventListener('change', () => {
       for (const id of ids) map.setLayoutProperty(id, 'visibility', box.checked ? 'visible' : 'none');
     });
@@ -427,39 +679,58 @@ async function addArchives() {
 
 // --- wiring ------------------------------------------------------------------------------
 $('themes').hidden = view !== 'tourisme';
+$('destinations').hidden = view !== 'tourisme';
 $('planner').hidden = view !== 'planification';
 $('legend').hidden = view === 'tourisme';
 buildLegend();
+setupLanguageSwitch();
 setupSearch();
-setupAround();
+setupModes();
 setupThemes();
 setupPlanner();
+setupShare({ map, words, view, download, copyText, el });
 
 map.on('load', () => {
-  map.addSource('around-area', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addSource('around-area', { type: 'geojson', data: EMPTY });
   map.addLayer({ id: 'around-fill', type: 'fill', source: 'around-area', paint: { 'fill-color': '#2471a3', 'fill-opacity': 0.08 } });
   map.addLayer({ id: 'around-line', type: 'line', source: 'around-area', paint: { 'line-color': '#2471a3', 'line-width': 2, 'line-dasharray': [2, 1] } });
-  map.addSource('near-results', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addSource('near-results', { type: 'geojson', data: EMPTY });
   map.addLayer({ id: 'near-highlight', type: 'circle', source: 'near-results', paint: {
     'circle-radius': 14, 'circle-color': 'rgba(241,196,15,0.35)', 'circle-stroke-color': '#b7950b', 'circle-stroke-width': 2.5 } });
+  map.addSource('near-hover', { type: 'geojson', data: EMPTY });
+  map.addLayer({ id: 'near-hover', type: 'circle', source: 'near-hover', paint: {
+    'circle-radius': 20, 'circle-color': 'rgba(108,52,131,0.25)', 'circle-stroke-color': '#6c3483', 'circle-stroke-width': 3 } });
+  map.addSource('measure', { type: 'geojson', data: EMPTY });
+  map.addLayer({ id: 'measure-line', type: 'line', source: 'measure', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#c0392b', 'line-width': 2.5, 'line-dasharray': [3, 2] } });
+  map.addLayer({ id: 'measure-points', type: 'circle', source: 'measure', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 4.5, 'circle-color': '#fff', 'circle-stroke-color': '#c0392b', 'circle-stroke-width': 2 } });
   loadSearchIndex().catch((e) => console.error('search index:', e.message));
+  if (view === 'tourisme') loadDestinations().catch((e) => console.error('destinations:', e.message));
   if (!embedded) addArchives().catch((e) => console.error('archives:', e.message));
+  if (siteFromHash) openSiteFromHash(siteFromHash).catch((e) => console.error('site:', e.message));
+});
+
+window.addEventListener('hashchange', () => {
+  const id = siteInHash();
+  if (id && id !== siteFromHash) {
+    siteFromHash = id;
+    openSiteFromHash(id).catch((e) => console.error('site:', e.message));
+  }
 });
 
 map.once('idle', () => { document.body.dataset.ready = 'true'; });
 
 map.on('click', (e) => {
-  if (picking) {
-    around(e.lngLat.lng, e.lngLat.lat, Number($('around-radius').value)).catch((err) => { $('around-summary').textContent = `Erreur : ${err.message}`; });
+  if (mode) {
+    pick(e.lngLat.lng, e.lngLat.lat);
     return;
   }
   const layers = INTERACTIVE[view].filter((id) => map.getLayer(id));
   const hit = map.queryRenderedFeatures(e.point, { layers })[0];
   if (!hit) return;
   // Layers with numeric ids (INSEE codes) carry them as the feature id; others as `id`.
-  showPopup(e.lngLat, hit.sourceLayer, hit.properties.id ?? String(hit.id));
+  showCard(e.lngLat, hit.sourceLayer, hit.properties.id ?? String(hit.id));
 });
 for (const id of INTERACTIVE[view]) {
-  map.on('mouseenter', id, () => { if (!picking) map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseenter', id, () => { if (!mode) map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
 }

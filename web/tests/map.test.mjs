@@ -96,22 +96,45 @@ function assertClean(log, what) {
   assert.deepEqual(bad, [], `${what}: error responses`);
 }
 
+const AXE = readFileSync(path.join(here, '../node_modules/axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations on the page, as "rule: targets" lines. */
+async function accessibilityProblems(page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+}
+
 for (const view of ['territoire', 'tourisme', 'planification']) {
-  test(`the ${view} view loads tiles, glyphs and sprites and renders with no error`, async () => {
-    const { page, context, log } = await open(`/?view=${view}`);
-    await idle(page);
-    const ok = (pattern) => log.responses.some((r) => pattern.test(r.url) && r.status === 200);
-    assert.ok(ok(/\/tiles\/\d+\/\d+\/\d+\.mvt$/), 'a tile was fetched');
-    assert.ok(ok(/\/fonts\/DejaVu%20Sans%20(Book|Bold)\/\d+-\d+\.pbf$/), 'a glyph range was fetched');
-    assert.ok(ok(/\/sprites\/terril(@2x)?\.png$/) && ok(/\/sprites\/terril(@2x)?\.json$/), 'the sprite was fetched');
-    assert.ok(ok(/\/styles\/\w+\.json$/), 'the style was fetched');
-    const rendered = await page.evaluate(() => window.terrilMap.queryRenderedFeatures().length);
-    assert.ok(rendered > 50, `only ${rendered} features rendered`);
-    assert.equal(await page.locator(`.views a[data-view="${view}"]`).getAttribute('aria-current'), 'page');
-    await page.screenshot({ path: path.join(shots, `${view}.png`) });
-    assertClean(log, view);
-    await context.close();
-  });
+  for (const lang of ['fr', 'en']) {
+    test(`the ${view} view in ${lang} renders tiles, glyphs and sprites with no error and no serious accessibility problem`, async () => {
+      const { page, context, log } = await open(`/?view=${view}&lang=${lang}`);
+      await idle(page);
+      const ok = (pattern) => log.responses.some((r) => pattern.test(r.url) && r.status === 200);
+      assert.ok(ok(/\/tiles\/\d+\/\d+\/\d+\.mvt$/), 'a tile was fetched');
+      assert.ok(ok(/\/fonts\/DejaVu%20Sans%20(Book|Bold)\/\d+-\d+\.pbf$/), 'a glyph range was fetched');
+      assert.ok(ok(/\/sprites\/terril(@2x)?\.png$/) && ok(/\/sprites\/terril(@2x)?\.json$/), 'the sprite was fetched');
+      assert.ok(ok(/\/styles\/\w+\.json$/), 'the style was fetched');
+      const rendered = await page.evaluate(() => window.terrilMap.queryRenderedFeatures().length);
+      assert.ok(rendered > 50, `only ${rendered} features rendered`);
+      assert.equal(await page.locator(`.views a[data-view="${view}"]`).getAttribute('aria-current'), 'page');
+      assert.equal(await page.evaluate(() => document.documentElement.lang), lang);
+      if (view === 'tourisme') await page.waitForFunction(() => Number(document.body.dataset.destinations) > 0);
+      assert.deepEqual(await accessibilityProblems(page), [], `${view} (${lang}): axe-core`);
+      await page.screenshot({ path: path.join(shots, `${view}-${lang}-desktop.png`) });
+      assertClean(log, `${view} ${lang}`);
+      await context.close();
+      const phone = await open(`/?view=${view}&lang=${lang}`, { viewport: { width: 390, height: 800 } });
+      await idle(phone.page);
+      assert.ok(await phone.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll');
+      assert.deepEqual(await accessibilityProblems(phone.page), [], `${view} (${lang}, phone): axe-core`);
+      await phone.page.screenshot({ path: path.join(shots, `${view}-${lang}-phone.png`) });
+      assertClean(phone.log, `${view} ${lang} phone`);
+      await phone.context.close();
+    });
+  }
 }
 
 test('clicking a commune opens a popup with its name and INSEE code', async () => {
@@ -120,7 +143,7 @@ test('clicking a commune opens a popup with its name and INSEE code', async () =
   const { page, context, log } = await open(`/?view=territoire#12/${lat}/${lon}`);
   await idle(page);
   await clickAt(page, lon, lat);
-  const popup = page.locator('.maplibregl-popup .popup');
+  const popup = page.locator('.maplibregl-popup .card');
   await popup.waitFor({ timeout: 15000 });
   await page.waitForFunction(() => document.querySelector('.maplibregl-popup h3')?.textContent === 'Lens');
   const text = await popup.textContent();
@@ -138,6 +161,11 @@ test('a site at a commune centre is marked as such in its popup', async () => {
   const { page, context } = await open(`/?view=territoire#14/${lat}/${lon}`);
   await idle(page);
   await clickAt(page, lon, lat);
+  // The card folds the position and the source under one summary.
+  const summary = page.locator('.maplibregl-popup details summary');
+  await summary.waitFor({ timeout: 15000 });
+  assert.equal(await page.locator('.maplibregl-popup details').getAttribute('open'), null, 'folded at first');
+  await summary.click();
   const quality = page.locator('.maplibregl-popup .quality.commune_centre');
   await quality.waitFor({ timeout: 15000 });
   assert.match(await quality.textContent(), /Centre de la commune/);
@@ -203,14 +231,36 @@ test('the search finds "lievin" and flies to Liévin', async () => {
   await context.close();
 });
 
-test('the planner lists zones near motorway junctions and downloads them as CSV and GeoJSON', async () => {
+test('the planner lists zones near motorway junctions in a sortable table, highlights them and downloads them', async () => {
   const { page, context, log } = await open('/?view=planification');
   await page.locator('#planner-distance').fill('2000');
   await page.locator('#planner-form button[type=submit]').click();
-  await page.locator('#planner-results li').first().waitFor({ timeout: 15000 });
-  const rows = await page.locator('#planner-results li').allTextContents();
+  const rows = page.locator('#planner-table tbody tr');
+  await rows.first().waitFor({ timeout: 15000 });
   const api = await (await fetch(`${base}/query/near?layer=zones&target=infrastructure&distance_m=2000&target_filter=${encodeURIComponent("kind = 'motorway_junction'")}`)).json();
-  assert.equal(rows.length, api.features.length);
+  assert.ok(api.features.length > 1);
+  assert.equal(await rows.count(), api.features.length);
+  const headers = await page.locator('#planner-table thead th').allTextContents();
+  assert.deepEqual(headers.map((h) => h.replace(/[▲▼]/g, '').trim()), ['Nom', 'Type', 'Commune', 'Infrastructure la plus proche', 'Distance']);
+  // Nearest first, then by name when the header is pressed, then the other way.
+  const ids = () => page.locator('#planner-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  const byDistance = [...api.features].sort((a, b) => a.properties.distance_m - b.properties.distance_m).map((f) => String(f.id));
+  assert.deepEqual(await ids(), byDistance);
+  await page.locator('#planner-table button.sort[data-column="name"]').click();
+  const collator = new Intl.Collator('fr');
+  const byName = [...api.features].sort((a, b) => collator.compare(a.properties.name, b.properties.name)).map((f) => String(f.id));
+  assert.deepEqual(await ids(), byName);
+  assert.equal(await page.locator('#planner-table th[aria-sort="ascending"] button').getAttribute('data-column'), 'name');
+  await page.keyboard.press('Enter'); // the focus stays on the header: Enter sorts again, the other way
+  assert.deepEqual(await ids(), [...byName].reverse());
+  assert.equal(await page.locator('#planner-table th[aria-sort="descending"] button').getAttribute('data-column'), 'name');
+  // Hovering a row highlights its zone on the map.
+  const first = page.locator('#planner-table tbody tr').first();
+  await first.hover();
+  const highlighted = await page.evaluate(() => document.body.dataset.highlighted);
+  assert.equal(highlighted, await first.getAttribute('data-id'));
+  const onMap = await page.evaluate(() => window.terrilMap.getSource('near-hover').serialize().data.features.map((f) => String(f.id)));
+  assert.deepEqual(onMap, [highlighted]);
   const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.locator('#planner-csv').click()]);
   const csv = readFileSync(await csvDownload.path(), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'id,name,kind,commune_name,distance_m,target_id,target_name,lon,lat,location_quality,source');
@@ -313,4 +363,326 @@ test('an archive exported, put on S3 (moto) and served with --archive s3://… s
     proc?.kill('SIGTERM');
     moto.kill('SIGTERM');
   }
+});
+
+/** The tourism sites, as the API gives them. */
+async function tourismSites() {
+  const fc = await (await fetch(`${base}/collections/tourism/items?limit=1000`)).json();
+  return fc.features.filter((f) => f.geometry.type === 'Point');
+}
+
+test('the tourisme view opens with site names placed without collisions and the destination list', async () => {
+  const { page, context, log } = await open('/?view=tourisme');
+  await idle(page);
+  assert.equal(await page.evaluate(() => window.terrilMap.getZoom()), 10, 'the opening zoom');
+  // The labels are a symbol layer of their own: the features it returns are the names MapLibre placed.
+  const placed = await page.evaluate(() => window.terrilMap.queryRenderedFeatures({ layers: ['tourism-labels'] }).map((f) => f.properties.name));
+  assert.ok(new Set(placed).size >= 6, `names placed at the opening zoom: ${placed.join(' | ')}`);
+  const icons = await page.evaluate(() => window.terrilMap.queryRenderedFeatures({ layers: ['tourism-icons'] }).length);
+  assert.ok(icons >= placed.length);
+  // The list holds the sites inside the visible area, grouped by theme.
+  await page.waitForFunction(() => Number(document.body.dataset.destinations) > 0);
+  const bounds = await page.evaluate(() => window.terrilMap.getBounds().toArray());
+  const inside = (f) => { const [x, y] = f.geometry.coordinates; return x >= bounds[0][0] && x <= bounds[1][0] && y >= bounds[0][1] && y <= bounds[1][1]; };
+  const sites = await tourismSites();
+  const expected = sites.filter(inside).map((f) => String(f.id)).sort();
+  const listed = async () => (await page.locator('#destinations-body button.site').evaluateAll((bs) => bs.map((b) => b.dataset.site))).sort();
+  assert.deepEqual(await listed(), expected);
+  for (const group of await page.locator('#destinations-body .theme-group').all()) {
+    const theme = await group.getAttribute('data-theme');
+    for (const id of await group.locator('button.site').evaluateAll((bs) => bs.map((b) => b.dataset.site))) {
+      assert.equal(sites.find((f) => String(f.id) === id).properties.theme, theme, `${id} under ${theme}`);
+    }
+  }
+  assert.ok(await page.locator('#destinations-body h3', { hasText: 'Mémoire' }).count() === 1);
+  // The theme toggles filter the list too.
+  await page.locator('#theme-MEMOIRE').uncheck();
+  await page.waitForFunction(() => !document.querySelector('.theme-group[data-theme="MEMOIRE"]'));
+  assert.deepEqual(await listed(), sites.filter((f) => inside(f) && f.properties.theme !== 'MEMOIRE').map((f) => String(f.id)).sort());
+  await page.locator('#theme-MEMOIRE').check();
+  // Moving the map to Lens narrows the list to what is in view there.
+  const louvre = sites.find((f) => f.properties.name === 'Louvre-Lens');
+  await page.evaluate((c) => window.terrilMap.jumpTo({ center: c, zoom: 14 }), louvre.geometry.coordinates);
+  await idle(page);
+  const near = await listed();
+  assert.ok(near.includes(String(louvre.id)) && near.length < expected.length, near.join(','));
+  // Choosing a site flies to it and opens its compact card.
+  await page.locator(`#destinations-body button.site[data-site="${louvre.id}"]`).click();
+  await page.waitForFunction((id) => document.body.dataset.card === id, String(louvre.id));
+  const card = page.locator('.maplibregl-popup .card');
+  assert.equal(await card.locator('h3').textContent(), 'Louvre-Lens');
+  assert.match(await card.locator('.what').textContent(), /Musée.*Culture/);
+  assert.match(await card.locator('table.main').textContent(), /CommuneLens/);
+  assert.equal(await card.locator('details').getAttribute('open'), null, 'position and source folded');
+  assert.equal(await card.locator('details .quality').isVisible(), false);
+  await card.locator('summary').click();
+  assert.match(await card.locator('details').textContent(), /Sur le site.*Source/s);
+  assert.deepEqual(await accessibilityProblems(page), [], 'with a card open: axe-core');
+  await page.screenshot({ path: path.join(shots, 'tourisme-card.png') });
+  assertClean(log, 'destinations');
+  await context.close();
+});
+
+test('a #site= link opens the map on that site\'s card, in either language', async () => {
+  const sites = await tourismSites();
+  const vimy = sites.find((f) => f.properties.name.includes('Vimy') && f.properties.theme === 'MEMOIRE');
+  for (const lang of ['fr', 'en']) {
+    const { page, context, log } = await open(`/?view=tourisme&lang=${lang}#site=${vimy.id}`);
+    await page.waitForFunction((id) => document.body.dataset.card === id, String(vimy.id), { timeout: 20000 });
+    assert.equal(await page.locator('.maplibregl-popup .card h3').textContent(), vimy.properties.name);
+    const centre = await page.evaluate(() => window.terrilMap.getCenter().toArray());
+    assert.ok(Math.abs(centre[0] - vimy.geometry.coordinates[0]) < 1e-4 && Math.abs(centre[1] - vimy.geometry.coordinates[1]) < 1e-4, `centre ${centre}`);
+    assert.match(await page.locator('.maplibregl-popup .card .what').textContent(), lang === 'fr' ? /Mémorial.*Mémoire/ : /War memorial.*Remembrance/);
+    // The card's own link is that same kind of link.
+    const link = await page.locator('.maplibregl-popup .copy-link').getAttribute('data-link');
+    assert.equal(link, `${base}/?view=tourisme&lang=${lang}#site=${vimy.id}`);
+    assertClean(log, `site link ${lang}`);
+    await context.close();
+  }
+  // Another site's link pasted into an open map moves to it.
+  const { page, context } = await open('/?view=tourisme#10/50.45/2.8');
+  const other = sites.find((f) => f.properties.name === 'Louvre-Lens');
+  await page.evaluate((id) => { location.hash = `site=${id}`; }, other.id);
+  await page.waitForFunction((id) => document.body.dataset.card === id, String(other.id));
+  await context.close();
+});
+
+test('English translates the whole interface and MapLibre\'s controls, and is remembered', async () => {
+  const texts = await import(path.join(root, 'web/src/i18n.js')).then((m) => m.allTexts());
+  // French only: texts that differ between the languages and are not a name.
+  const french = texts.filter(([, fr, en]) => fr !== en && fr.length > 3).map(([, fr]) => fr);
+  const { page, context, log } = await open('/?view=tourisme');
+  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom avant');
+  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Carte');
+  // The switch reloads the page in English and keeps the choice.
+  await Promise.all([page.waitForURL(/lang=en/), page.locator('#lang-switch').click()]);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' && Number(document.body.dataset.destinations) > 0);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom in');
+  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Map');
+  assert.equal(await page.locator('#themes-body label', { hasText: 'Remembrance' }).count(), 1);
+  await page.locator('#embed-open').click();
+  // Every text node outside French data (elements marked lang="fr") is English.
+  const leftovers = await page.evaluate((frenchTexts) => {
+    const found = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent.trim();
+      if (!text || node.parentElement.closest('[lang]')?.lang === 'fr') continue;
+      if (node.parentElement.closest('script, style')) continue;
+      for (const fr of frenchTexts) if (text.includes(fr)) found.push(`${fr} in "${text}"`);
+    }
+    for (const node of document.querySelectorAll('[placeholder], [aria-label], [title]')) {
+      for (const attr of ['placeholder', 'aria-label', 'title']) {
+        const value = node.getAttribute(attr);
+        if (value && node.closest('[lang]')?.lang !== 'fr' && frenchTexts.includes(value)) found.push(`${attr}=${value}`);
+      }
+    }
+    return found;
+  }, french);
+  assert.deepEqual(leftovers, []);
+  // Opened again without ?lang= in the same browser: still English.
+  await page.goto(`${base}/?view=territoire`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  assert.equal(await page.locator('#legend-title').textContent(), 'Legend');
+  assertClean(log, 'english');
+  await context.close();
+});
+
+test('the first view paints its first tiles within 1.5 s and transfers under 500 KB before them, compressed once with ETags', async () => {
+  // A fresh browser profile: nothing cached. Timings come from the page's own Performance API.
+  const { page, context, log } = await open('/');
+  const timing = await page.evaluate(() => {
+    const firstTiles = performance.getEntriesByName('terril:first-tiles')[0].startTime;
+    const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+    const before = entries.filter((e) => e.responseEnd <= firstTiles);
+    return {
+      firstTiles,
+      bytes: before.reduce((sum, e) => sum + e.transferSize, 0),
+      requests: before.length,
+      maplibre: entries.filter((e) => /maplibre-gl(-worker)?\.mjs(\?|$)/.test(e.name)).map((e) => [e.encodedBodySize, e.decodedBodySize]),
+    };
+  });
+  console.log(`first tiles painted at ${Math.round(timing.firstTiles)} ms after ${timing.requests} requests and ${Math.round(timing.bytes / 1024)} KB`);
+  writeFileSync(path.join(shots, 'first-view-timing.json'), JSON.stringify(timing, null, 2));
+  assert.ok(timing.firstTiles < 1500, `first tiles at ${timing.firstTiles} ms`);
+  assert.ok(timing.bytes < 500 * 1024, `${timing.bytes} bytes before the first tiles`);
+  // MapLibre travels brotli-compressed (a quarter of its size), compressed when the binary was built.
+  assert.equal(timing.maplibre.length, 2);
+  for (const [encoded, decoded] of timing.maplibre) assert.ok(encoded < decoded / 3, `${encoded} of ${decoded}`);
+  for (const asset of ['maplibre-gl.mjs', 'app.js', 'i18n.js', 'share.js', 'app.css']) {
+    const first = await fetch(`${base}/assets/${asset}`, { headers: { 'accept-encoding': 'br' } });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('content-encoding'), 'br', asset);
+    const etag = first.headers.get('etag');
+    assert.ok(etag, `${asset} has an ETag`);
+    const again = await fetch(`${base}/assets/${asset}`, { headers: { 'accept-encoding': 'br', 'if-none-match': etag } });
+    assert.equal(again.status, 304, asset);
+  }
+  assertClean(log, 'first view');
+  await context.close();
+});
+
+/** Serves `html` from another origin (its own port on loopback); resolves to its URL and a closer. */
+async function otherOrigin(html) {
+  const http = await import('node:http');
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A partner site</title></head><body><h1>A partner site</h1>${html}</body></html>`);
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return { url: `http://localhost:${srv.address().port}/`, close: () => new Promise((resolve) => srv.close(resolve)) };
+}
+
+test('the embed dialog gives an iframe and a MapLibre snippet, copied in one click, that work from another origin', async () => {
+  const { page, context, log } = await open('/?view=tourisme&lang=en#12/50.43/2.80');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await idle(page);
+  // From the keyboard: the button opens the dialog, Escape closes it and gives the focus back.
+  await page.locator('#embed-open').focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.locator('#embed-dialog');
+  await dialog.waitFor();
+  assert.equal(await dialog.evaluate((d) => d.open), true);
+  assert.deepEqual(await accessibilityProblems(page), [], 'embed dialog: axe-core');
+  await page.screenshot({ path: path.join(shots, 'embed-dialog-en.png') });
+  const iframe = await page.locator('#embed-iframe').inputValue();
+  const snippet = await page.locator('#embed-snippet').inputValue();
+  assert.match(iframe, new RegExp(`^<iframe src="${base}/embed\\?view=tourisme&amp;lang=en#12/50\\.43/2\\.8`));
+  assert.ok(snippet.split('\n').length <= 10, snippet);
+  assert.ok(snippet.includes(`${base}/styles/tourisme.json`));
+  await page.locator('button.copy[data-copy="embed-iframe"]').click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), iframe);
+  await page.locator('button.copy[data-copy="embed-snippet"]').click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copied, snippet);
+  await page.keyboard.press('Escape');
+  assert.equal(await dialog.evaluate((d) => d.open), false);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'embed-open');
+  assertClean(log, 'embed dialog');
+  await context.close();
+
+  // The iframe on a partner's page: the map loads inside it, at the same place.
+  const partner = await otherOrigin(iframe);
+  const framed = await browser.newContext();
+  const host = await framed.newPage();
+  const hostLog = [];
+  host.on('console', (m) => { if (m.type() === 'error') hostLog.push(m.text()); });
+  await host.goto(partner.url);
+  const frame = host.frameLocator('iframe');
+  await frame.locator('body[data-ready="true"]').waitFor({ timeout: 60000 });
+  const inner = host.frames().find((f) => f.url().startsWith(`${base}/embed`));
+  assert.equal(await inner.evaluate(() => document.documentElement.lang), 'en');
+  const zoom = await inner.evaluate(() => window.terrilMap.getZoom());
+  assert.ok(Math.abs(zoom - 12) < 0.01, `zoom ${zoom}`);
+  assert.ok(await inner.evaluate(() => window.terrilMap.queryRenderedFeatures().length) > 20);
+  await host.screenshot({ path: path.join(shots, 'embed-iframe-partner.png') });
+  assert.deepEqual(hostLog, []);
+  await framed.close();
+  await partner.close();
+
+  // The snippet on a partner's page: MapLibre, the style, tiles, glyphs and sprite all come from Terril.
+  const snippetPartner = await otherOrigin(copied);
+  const plain = await browser.newContext();
+  const other = await plain.newPage();
+  const errors = [];
+  const fromTerril = [];
+  other.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  other.on('pageerror', (e) => errors.push(String(e)));
+  other.on('response', (r) => { if (r.url().startsWith(base)) fromTerril.push([new URL(r.url()).pathname, r.status()]); });
+  await other.goto(snippetPartner.url);
+  await other.waitForFunction(() => document.querySelector('#terril-map canvas.maplibregl-canvas'), null, { timeout: 30000 });
+  const seen = (re) => fromTerril.some(([p, status]) => re.test(p) && status === 200);
+  for (let i = 0; i < 300 && !(seen(/^\/tiles\/\d+\/\d+\/\d+\.mvt$/) && seen(/^\/fonts\//)); i++) await other.waitForTimeout(100);
+  assert.ok(seen(/^\/styles\/tourisme\.json$/), 'style');
+  assert.ok(seen(/^\/tiles\/\d+\/\d+\/\d+\.mvt$/), `tiles: ${JSON.stringify(fromTerril)}`);
+  assert.ok(seen(/^\/fonts\//) && seen(/^\/sprites\//), 'glyphs and sprite');
+  assert.deepEqual(errors, []);
+  await other.waitForTimeout(500);
+  await other.screenshot({ path: path.join(shots, 'embed-snippet-partner.png') });
+  await plain.close();
+  await snippetPartner.close();
+});
+
+test('the map exports the current view as a PNG with a title band, and measures distances', async () => {
+  const lens = await feature('infrastructure', 'R01');
+  const louvre = (await tourismSites()).find((f) => f.properties.name === 'Louvre-Lens');
+  const { page, context, log } = await open(`/?view=territoire#13/${lens.geometry.coordinates[1]}/${lens.geometry.coordinates[0]}`);
+  await idle(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-png').click()]);
+  assert.equal(download.suggestedFilename(), 'terril-territoire.png');
+  const png = readFileSync(await download.path());
+  assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  const canvas = await page.evaluate(() => [window.terrilMap.getCanvas().width, window.terrilMap.getCanvas().height]);
+  assert.equal(width, canvas[0]);
+  assert.ok(height > canvas[1] + 80, `${height} px for a ${canvas[1]} px map: title and legend bands`);
+  // The title band is dark, the map below it is not blank.
+  const pixels = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const at = (x, y) => [...ctx.getImageData(x, y, 1, 1).data];
+    const colours = new Set();
+    for (let y = 100; y < img.height - 200; y += 37) for (let x = 0; x < img.width; x += 41) colours.add(at(x, y).join());
+    return { corner: at(2, 2), colours: colours.size };
+  }, png.toString('base64'));
+  assert.deepEqual(pixels.corner.slice(0, 3), [0x17, 0x20, 0x2a]);
+  assert.ok(pixels.colours > 10, `${pixels.colours} colours in the map part`);
+  writeFileSync(path.join(shots, 'export-territoire.png'), png);
+
+  // The measuring tool: two clicks, the Gare de Lens and the Louvre-Lens, give their great-circle distance.
+  await page.locator('#measure-toggle').click();
+  assert.equal(await page.locator('#measure-toggle').getAttribute('aria-pressed'), 'true');
+  await clickAt(page, ...lens.geometry.coordinates);
+  await clickAt(page, ...louvre.geometry.coordinates);
+  const measured = Number(await page.evaluate(() => document.body.dataset.measuredM));
+  const R = 6371008.8;
+  const rad = Math.PI / 180;
+  const [[x1, y1], [x2, y2]] = [lens.geometry.coordinates, louvre.geometry.coordinates];
+  const expected = 2 * R * Math.asin(Math.sqrt(Math.sin(((y2 - y1) * rad) / 2) ** 2 + Math.cos(y1 * rad) * Math.cos(y2 * rad) * Math.sin(((x2 - x1) * rad) / 2) ** 2));
+  // A click lands on a pixel: ~20 m at zoom 13.
+  assert.ok(Math.abs(measured - expected) < 60, `measured ${measured} m, expected ${expected} m`);
+  assert.match(await page.locator('#measure-total').textContent(), /Distance : 1,\d km \(2 points\)/);
+  // From the keyboard: Enter on the focused map adds its centre, Escape ends the tool.
+  await page.locator('.maplibregl-canvas').focus();
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#measure-total').textContent(), /\(3 points\)/);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#measure-toggle').getAttribute('aria-pressed'), 'false');
+  await page.screenshot({ path: path.join(shots, 'measure.png') });
+  await page.locator('#measure-clear').click();
+  assert.equal(await page.locator('#measure-total').textContent(), '');
+  assertClean(log, 'png and measure');
+  await context.close();
+});
+
+test('the destination list, theme toggles and cards work from the keyboard, with a visible focus', async () => {
+  const { page, context, log } = await open('/?view=tourisme');
+  await page.waitForFunction(() => Number(document.body.dataset.destinations) > 0);
+  // Tab from the theme toggles into the list.
+  await page.locator('#theme-SPORT').focus();
+  await page.keyboard.press('Space');
+  assert.equal(await page.locator('#theme-SPORT').isChecked(), false);
+  await page.keyboard.press('Space');
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => ({ site: document.activeElement.dataset.site, outline: getComputedStyle(document.activeElement).outlineStyle }));
+  assert.ok(focused.site, 'the first site of the list has the focus');
+  assert.notEqual(focused.outline, 'none', 'the focus is visible');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => document.body.dataset.card === id, focused.site);
+  // The card takes the focus (its close button), and the list keeps its place.
+  await page.waitForFunction(() => document.activeElement.closest('.maplibregl-popup'));
+  await page.waitForFunction(() => document.activeElement.getAttribute('aria-label') === 'Fermer la fiche');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'Escape closes the card');
+  await page.waitForFunction((id) => document.activeElement.dataset.site === id, focused.site);
+  assertClean(log, 'keyboard');
+  await context.close();
 });
