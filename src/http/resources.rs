@@ -70,7 +70,7 @@ pub fn cached(
     response
 }
 
-async fn html(state: &AppState, raw: &RawQuery, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn html(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
     let no_cache = HeaderValue::from_static("no-cache");
     let mut response = stored(
         state,
@@ -87,35 +87,7 @@ async fn html(state: &AppState, raw: &RawQuery, headers: &HeaderMap) -> Result<R
     response
         .headers_mut()
         .insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
-    response
-        .headers_mut()
-        .insert(header::LINK, header_value(&preload_links(raw.0.as_deref())));
     Ok(response)
-}
-
-/// `Link` preload hints for what the map fetches before it can draw, named by the page's
-/// `?view=`: the browser fetches them while it still compiles MapLibre, instead of one after
-/// the other once the map asks. `crossorigin` matches the mode of MapLibre's own `fetch`.
-fn preload_links(query: Option<&str>) -> String {
-    let asked = query
-        .unwrap_or("")
-        .split('&')
-        .find_map(|p| p.strip_prefix("view="));
-    let names = styles::names();
-    let view = asked
-        .and_then(|v| names.iter().find(|n| **n == v))
-        .copied()
-        .unwrap_or("territoire");
-    [
-        format!("/styles/{view}.json"),
-        "/tiles.json".to_owned(),
-        "/sprites/terril.json".to_owned(),
-        "/fonts/DejaVu%20Sans%20Book/0-255.pbf".to_owned(),
-    ]
-    .iter()
-    .map(|url| format!("<{url}>; rel=preload; as=fetch; crossorigin"))
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 /// Whether a request to `/` wants the OGC landing page rather than the map: `?f=json`, or an
@@ -173,16 +145,15 @@ pub async fn root(
     if wants_json(&raw, &headers) {
         return landing(state, raw, headers).await;
     }
-    html(&state, &raw, &headers).await
+    html(&state, &headers).await
 }
 
 /// `GET /embed`: the same page; the app drops its panels when loaded from this path.
 pub async fn embed(
     State(state): State<AppState>,
-    raw: RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    html(&state, &raw, &headers).await
+    html(&state, &headers).await
 }
 
 /// The names of the assets worth compressing as soon as the server starts (the map page's).

@@ -87,7 +87,7 @@ function translatePage() {
     }
   }
   $('lang-switch').lang = words.lang === 'fr' ? 'en' : 'fr';
-  for (const option of $('planner-layer').options) option.textContent = words.layer(option.value);
+  for (const option of $('planner-layer').options) option.textContent = t(`planner.layer.${option.value}`);
 }
 
 function setupLanguageSwitch() {
@@ -111,13 +111,21 @@ function siteInHash() {
 
 const map = new maplibregl.Map({
   container: 'map',
-  style: `/styles/${view}.json`,
   hash: true,
   minZoom: 7,
   maxZoom: 18,
   attributionControl: { compact: embedded },
   cooperativeGestures: embedded,
   locale: words.maplibre(),
+});
+// The styles credit their sources in French: the credit's own words follow the page's language.
+map.setStyle(`/styles/${view}.json`, {
+  transformStyle: (_, style) => {
+    for (const source of Object.values(style.sources)) {
+      if (source.attribution) source.attribution = source.attribution.replace('sites : Wikipédia et sources citées', t('attribution.sites'));
+    }
+    return style;
+  },
 });
 window.terrilMap = map;
 map.addControl(new maplibregl.NavigationControl(), 'top-right');

@@ -64,7 +64,7 @@ async function open(url, { viewport = { width: 1280, height: 800 }, at = base } 
     const error = r.failure()?.errorText;
     if (error !== 'net::ERR_ABORTED') log.failed.push(`${r.url()} ${error}`);
   });
-  page.on('response', (r) => log.responses.push({ url: r.url(), status: r.status() }));
+  page.on('response', (r) => log.responses.push({ url: r.url(), status: r.status(), encoding: r.headers()['content-encoding'] }));
   await page.goto(`${at}${url}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60000 });
   return { page, context, log };
@@ -461,16 +461,20 @@ test('English translates the whole interface and MapLibre\'s controls, and is re
   assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom in');
   assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Map');
   assert.equal(await page.locator('#themes-body label', { hasText: 'Remembrance' }).count(), 1);
+  assert.match(await page.locator('.maplibregl-ctrl-attrib-inner').textContent(), /sites: Wikipedia and cited sources/);
   await page.locator('#embed-open').click();
   // Every text node outside French data (elements marked lang="fr") is English.
   const leftovers = await page.evaluate((frenchTexts) => {
     const found = [];
+    // Whole words only: "Campus" is French and English, inside "Campuses" it is English.
+    const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const patterns = frenchTexts.map((fr) => [fr, new RegExp(`(^|[^\\p{L}])${escape(fr)}([^\\p{L}]|$)`, 'u')]);
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const text = node.textContent.trim();
       if (!text || node.parentElement.closest('[lang]')?.lang === 'fr') continue;
       if (node.parentElement.closest('script, style')) continue;
-      for (const fr of frenchTexts) if (text.includes(fr)) found.push(`${fr} in "${text}"`);
+      for (const [fr, pattern] of patterns) if (pattern.test(text)) found.push(`${fr} in "${text}"`);
     }
     for (const node of document.querySelectorAll('[placeholder], [aria-label], [title]')) {
       for (const attr of ['placeholder', 'aria-label', 'title']) {
@@ -491,23 +495,33 @@ test('English translates the whole interface and MapLibre\'s controls, and is re
 });
 
 test('the first view paints its first tiles within 1.5 s and transfers under 500 KB before them, compressed once with ETags', async () => {
-  // A fresh browser profile: nothing cached. Timings come from the page's own Performance API.
-  const { page, context, log } = await open('/');
-  const timing = await page.evaluate(() => {
-    const firstTiles = performance.getEntriesByName('terril:first-tiles')[0].startTime;
-    const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
-    const before = entries.filter((e) => e.responseEnd <= firstTiles);
-    return {
-      firstTiles,
-      bytes: before.reduce((sum, e) => sum + e.transferSize, 0),
-      requests: before.length,
-      maplibre: entries.filter((e) => /maplibre-gl(-worker)?\.mjs(\?|$)/.test(e.name)).map((e) => [e.encodedBodySize, e.decodedBodySize]),
-    };
-  });
-  console.log(`first tiles painted at ${Math.round(timing.firstTiles)} ms after ${timing.requests} requests and ${Math.round(timing.bytes / 1024)} KB`);
-  writeFileSync(path.join(shots, 'first-view-timing.json'), JSON.stringify(timing, null, 2));
+  // A fresh browser profile each time: nothing cached. Timings come from the page's own
+  // Performance API; the median of three loads stands for the page on this noisy machine.
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const { page, context, log } = await open('/');
+    runs.push(await page.evaluate(() => {
+      const firstTiles = performance.getEntriesByName('terril:first-tiles')[0].startTime;
+      const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+      const before = entries.filter((e) => e.responseEnd <= firstTiles);
+      return {
+        firstTiles,
+        bytes: before.reduce((sum, e) => sum + e.transferSize, 0),
+        requests: before.length,
+        maplibre: entries.filter((e) => /maplibre-gl(-worker)?\.mjs(\?|$)/.test(e.name)).map((e) => [e.encodedBodySize, e.decodedBodySize]),
+      };
+    }));
+    // The browser asked for and got brotli.
+    assert.equal(log.responses.find((r) => r.url.endsWith('/assets/maplibre-gl.mjs'))?.encoding, 'br');
+    assertClean(log, 'first view');
+    await context.close();
+  }
+  runs.sort((a, b) => a.firstTiles - b.firstTiles);
+  const timing = runs[1];
+  console.log(`first tiles painted at ${runs.map((r) => Math.round(r.firstTiles)).join(', ')} ms (median ${Math.round(timing.firstTiles)}) after ${timing.requests} requests and ${Math.round(timing.bytes / 1024)} KB`);
+  writeFileSync(path.join(shots, 'first-view-timing.json'), JSON.stringify(runs, null, 2));
   assert.ok(timing.firstTiles < 1500, `first tiles at ${timing.firstTiles} ms`);
-  assert.ok(timing.bytes < 500 * 1024, `${timing.bytes} bytes before the first tiles`);
+  for (const run of runs) assert.ok(run.bytes < 500 * 1024, `${run.bytes} bytes before the first tiles`);
   // MapLibre travels brotli-compressed (a quarter of its size), compressed when the binary was built.
   assert.equal(timing.maplibre.length, 2);
   for (const [encoded, decoded] of timing.maplibre) assert.ok(encoded < decoded / 3, `${encoded} of ${decoded}`);
@@ -520,8 +534,6 @@ test('the first view paints its first tiles within 1.5 s and transfers under 500
     const again = await fetch(`${base}/assets/${asset}`, { headers: { 'accept-encoding': 'br', 'if-none-match': etag } });
     assert.equal(again.status, 304, asset);
   }
-  assertClean(log, 'first view');
-  await context.close();
 });
 
 /** Serves `html` from another origin (its own port on loopback); resolves to its URL and a closer. */
