@@ -648,6 +648,12 @@ test('the map exports the current view as a PNG with a title band, and measures 
   assert.deepEqual(pixels.corner.slice(0, 3), [0x17, 0x20, 0x2a]);
   assert.ok(pixels.colours > 10, `${pixels.colours} colours in the map part`);
   writeFileSync(path.join(shots, 'export-territoire.png'), png);
+  // Print prints that same image: it goes into the print-only <img>, then the print dialog opens.
+  await page.evaluate(() => { window.print = () => { document.body.dataset.printed = document.getElementById('print-image').naturalHeight; }; });
+  await page.locator('#print').click();
+  await page.waitForFunction(() => document.body.dataset.printed);
+  assert.equal(Number(await page.evaluate(() => document.body.dataset.printed)), height);
+  assert.match(await page.locator('#print-image').getAttribute('src'), /^data:image\/png;base64,/);
 
   // The measuring tool: two clicks, the Gare de Lens and the Louvre-Lens, give their great-circle distance.
   await page.locator('#measure-toggle').click();
