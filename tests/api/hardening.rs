@@ -11,7 +11,7 @@ use terril::data::DataFolder;
 use terril::{AppState, ServerOptions};
 
 use crate::support::{
-    client, fixtures, raw_get, raw_request, root, spawn_binary, start_state, start_with,
+    client, fixtures, metric, raw_get, raw_request, root, spawn_binary, start_state, start_with,
 };
 
 /// Every answer to a bad request: the expected 4xx, JSON with `code` and `description`.
@@ -621,23 +621,10 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
     // the kernel's backlog, or whose request line has not arrived, is not in flight yet.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let text = client()
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let value = |prefix: &str| -> f64 {
-            text.lines()
-                .filter(|l| l.starts_with(prefix))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
-        };
-        // The /metrics request itself is one of those in flight.
-        let read = value("terril_http_requests_in_flight ") - 1.0
-            + value("terril_http_requests_total{route=\"/fonts/");
+        // Answered ones first, then those in flight: one that ends in between is missed (the
+        // loop goes round again), never counted twice. The /metrics request itself is in flight.
+        let answered = metric(&base, "terril_http_requests_total{route=\"/fonts/").await;
+        let read = answered + metric(&base, "terril_http_requests_in_flight ").await - 1.0;
         if read >= 24.0 {
             break;
         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{client, spawn_binary};
+use crate::support::{client, metric, spawn_binary};
 
 /// A folder with one layer of `n × n` squares `spacing` degrees apart, in five sizes (half to
 /// all of the spacing) and, with `generalize`, that block in its catalog entry.
@@ -76,21 +76,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// A request that times out has its work stopped: the process's CPU goes idle within 100 ms

@@ -281,6 +281,23 @@ pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
     .await
 }
 
+/// The sum of the values of the `/metrics` lines that start with `name` (a metric's name, or
+/// its name and the start of its labels).
+pub async fn metric(base: &str, name: &str) -> f64 {
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Starts the `terril` binary with `args` and waits for its `listening on` line.
 pub async fn spawn_binary(args: &[&str]) -> (tokio::process::Child, String) {
     spawn_binary_env(args, &[]).await
