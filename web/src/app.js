@@ -103,7 +103,7 @@ function setupLanguageSwitch() {
 // --- the map -----------------------------------------------------------------------------
 translatePage();
 // A "#site=…" link opens the map on that site's card; MapLibre keeps zoom/lat/lon hashes.
-let siteFromHash = siteInHash();
+const siteFromHash = siteInHash();
 function siteInHash() {
   const m = location.hash.match(/^#site=([\w.-]+)$/);
   return m ? decodeURIComponent(m[1]) : null;
@@ -217,14 +217,33 @@ function siteLink(layer, id) {
   return `${location.origin}/?view=${linkView}&lang=${words.lang}#site=${encodeURIComponent(id)}`;
 }
 
-async function copyText(text, fallback) {
+/** Copies `text`; false when the browser would not. */
+export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
+    return true;
   } catch {
-    // Without the clipboard API (a page served over plain HTTP): select and copy.
-    fallback?.select();
-    document.execCommand('copy');
+    // Without the clipboard API (a page served over plain HTTP, a frame without
+    // clipboard-write): copy from a selected field, if the browser still allows it.
+    const area = el('textarea', { readonly: true, class: 'sr-only' });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let done = false;
+    try { done = document.execCommand('copy'); } catch { done = false; }
+    area.remove();
+    return done;
   }
+}
+
+/** Says something to screen readers (and shows it where the page has room). */
+export function announce(text) {
+  $('status').textContent = text;
+}
+
+/** Runs an action started by a click, showing its failure instead of leaving it in the console. */
+function attempt(promise) {
+  promise.catch((e) => announce(t('error', e.message)));
 }
 
 /** A compact card: name, what it is and its theme, where; the position, source and other facts folded. */
@@ -254,8 +273,17 @@ export function cardContent(layer, feature) {
     const link = siteLink(layer, feature.id);
     const button = el('button', { type: 'button', class: 'copy-link', 'data-link': link }, t('card.link'));
     button.addEventListener('click', async () => {
-      await copyText(link);
-      button.textContent = t('card.linkCopied');
+      const copied = await copyText(link);
+      announce(copied ? t('card.linkCopied') : t('copy.failed'));
+      if (copied) {
+        button.textContent = t('card.linkCopied');
+      } else {
+        // Left to the reader to copy: the link, selected.
+        const field = el('input', { type: 'text', readonly: true, 'aria-label': t('card.link'), class: 'link-field' });
+        field.value = link;
+        button.replaceWith(field);
+        field.select();
+      }
     });
     box.append(el('p', { class: 'card-actions' }, button));
   }
@@ -263,9 +291,10 @@ export function cardContent(layer, feature) {
 }
 
 let popup = null;
-/** Opens a feature's card at `lngLat`; the card takes the focus, Escape gives it back. */
+/** Opens a feature's card at `lngLat`; the card takes the keyboard focus and gives it back. */
 async function showCard(lngLat, layer, idOrFeature) {
   const opener = document.activeElement;
+  const openerSite = opener?.dataset?.site;
   popup?.remove();
   popup = new maplibregl.Popup({ maxWidth: '22rem', className: 'terril-card', focusAfterOpen: false })
     .setLngLat(lngLat).setDOMContent(el('p', {}, t('loading'))).addTo(map);
@@ -274,21 +303,29 @@ async function showCard(lngLat, layer, idOrFeature) {
     if (e.key !== 'Escape') return;
     e.stopPropagation();
     mine.remove();
-    if (opener && opener !== document.body && opener.isConnected) opener.focus();
+  });
+  mine.on('close', () => {
+    // Back where the card was opened from (the list may have been drawn again meanwhile),
+    // unless another card replaced this one or the focus went elsewhere.
+    if (popup !== mine || (document.activeElement !== document.body && !mine.getElement().contains(document.activeElement))) return;
+    const back = opener?.isConnected && opener !== document.body ? opener
+      : openerSite ? $('destinations-body').querySelector(`button[data-site="${CSS.escape(openerSite)}"]`) : null;
+    back?.focus();
   });
   try {
     const feature = typeof idOrFeature === 'object' ? idOrFeature : await getJSON(`/collections/${layer}/items/${encodeURIComponent(idOrFeature)}`);
     if (mine === popup) {
       mine.setDOMContent(cardContent(layer, feature));
-      // MapLibre names its close button only when the popup is first drawn: name the new one.
-      mine.getElement().querySelector('.maplibregl-popup-close-button')?.setAttribute('aria-label', words.maplibre()['Popup.Close']);
       document.body.dataset.card = String(feature.id);
-      // Keyboard users land on the card; a click on the map leaves the focus where it was.
-      if (opener && opener !== document.body && opener !== map.getCanvas()) mine.getElement().querySelector('.maplibregl-popup-close-button')?.focus();
     }
   } catch (e) {
     mine.setDOMContent(el('p', {}, t('error', e.message)));
   }
+  // MapLibre names its close button only when the popup is first drawn: name the new one.
+  const close = mine.getElement()?.querySelector('.maplibregl-popup-close-button');
+  close?.setAttribute('aria-label', words.maplibre()['Popup.Close']);
+  // Keyboard users land on the card; a click on the map leaves the focus where it was.
+  if (mine === popup && opener && opener !== document.body && opener !== map.getCanvas()) close?.focus();
 }
 
 function pointOf(geometry) {
@@ -307,19 +344,17 @@ async function openSite(layer, id, { jump = false } = {}) {
   await showCard(center, layer, feature);
 }
 
+/** Opens the card of the site `id`, whatever its layer: ids are unique over the site layers. */
 async function openSiteFromHash(id) {
-  for (const layer of SITE_LAYERS) {
-    const r = await fetch(`/collections/${layer}/items/${encodeURIComponent(id)}`);
-    if (r.ok) {
-      await openSite(layer, id, { jump: true });
-      return;
-    }
-  }
-  console.warn(`no site ${id}`);
+  await indexReady;
+  const entry = index.find((e) => e.layer !== 'communes' && String(e.id) === id);
+  if (entry) await openSite(entry.layer, id, { jump: true });
+  else announce(t('error', `${id} ?`));
 }
 
 // --- search ------------------------------------------------------------------------------
 let index = [];
+let indexReady = null;
 async function loadSearchIndex() {
   const layers = ['communes', ...SITE_LAYERS];
   const all = await Promise.all(layers.map((l) => getJSON(`/collections/${l}/items?limit=10000&properties=name`)));
@@ -443,7 +478,7 @@ async function around(lon, lat, radius) {
   const hits = answers.flatMap((fc) => fc.features).sort((a, b) => a.properties.distance_m - b.properties.distance_m);
   $('around-summary').textContent = hits.length ? t('around.summary', hits.length, words.metres(radius)) : t('around.none', words.metres(radius));
   $('around-results').replaceChildren(...hits.map((f) => el('li', {},
-    el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => openSite(f.layer, f.id) }, f.properties.name || f.id),
+    el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => attempt(openSite(f.layer, f.id)) }, f.properties.name || f.id),
     ' ', el('span', { class: 'dist' }, `${words.metres(f.properties.distance_m)} · ${words.layer(f.layer)}`))));
   document.body.dataset.aroundDone = String(Date.now());
 }
@@ -539,12 +574,12 @@ function renderNearTable() {
       renderNearTable();
       table.querySelector(`button.sort[data-column="${id}"]`).focus();
     });
-    return el('th', { scope: 'col', 'aria-sort': sorted, class: id === 'distance' ? 'num' : null }, button);
+    return el('th', { scope: 'col', 'aria-sort': sorted === 'none' ? null : sorted, class: id === 'distance' ? 'num' : null }, button);
   });
   table.tHead.rows[0].replaceChildren(...head);
   table.tBodies[0].replaceChildren(...hits.map((f) => {
     const row = el('tr', { 'data-id': String(f.id) },
-      el('td', {}, el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => openSite(lastNear.layer, f.id) }, f.properties.name || f.id)),
+      el('td', {}, el('button', { type: 'button', class: 'link', lang: 'fr', onclick: () => attempt(openSite(lastNear.layer, f.id)) }, f.properties.name || f.id)),
       el('td', {}, words.kind(f.properties.kind)),
       el('td', { lang: 'fr' }, f.properties.commune_name || ''),
       el('td', { lang: 'fr' }, f.properties.target_name || ''),
@@ -637,13 +672,14 @@ function renderDestinations() {
     const heading = el('h3', { id: `destinations-${code}` }, el('img', { class: 'legend-icon', alt: '', src: `/assets/icons/${icon}.svg` }),
       words.theme(code), el('span', { class: 'count' }, ` · ${t('destinations.count', sites.length)}`));
     const list = el('ul', { class: 'sites', 'aria-labelledby': heading.id }, ...sites.map((f) => el('li', {},
-      el('button', { type: 'button', class: 'site', 'data-site': String(f.id), onclick: () => openSite('tourism', f.id) },
+      el('button', { type: 'button', class: 'site', 'data-site': String(f.id), onclick: () => attempt(openSite('tourism', f.id)) },
         el('span', { class: 'site-name', lang: 'fr' }, f.properties.name),
         el('span', { class: 'site-commune', lang: 'fr' }, f.properties.commune_name || '')))));
     groups.push(el('section', { class: 'theme-group', 'data-theme': code }, heading, list));
   }
   $('destinations-body').replaceChildren(...(groups.length ? groups : [el('p', { class: 'hint' }, t('destinations.none'))]));
   document.body.dataset.destinations = String(shown);
+  $('destinations-status').textContent = t('destinations.count', shown);
   if (focused) $('destinations-body').querySelector(`button[data-site="${CSS.escape(focused)}"]`)?.focus();
 }
 
@@ -696,7 +732,7 @@ setupSearch();
 setupModes();
 setupThemes();
 setupPlanner();
-setupShare({ map, words, view, download, copyText, el });
+setupShare({ map, words, view, download, copyText, announce });
 
 map.on('load', () => {
   map.addSource('around-area', { type: 'geojson', data: EMPTY });
@@ -711,18 +747,16 @@ map.on('load', () => {
   map.addSource('measure', { type: 'geojson', data: EMPTY });
   map.addLayer({ id: 'measure-line', type: 'line', source: 'measure', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#c0392b', 'line-width': 2.5, 'line-dasharray': [3, 2] } });
   map.addLayer({ id: 'measure-points', type: 'circle', source: 'measure', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 4.5, 'circle-color': '#fff', 'circle-stroke-color': '#c0392b', 'circle-stroke-width': 2 } });
-  loadSearchIndex().catch((e) => console.error('search index:', e.message));
+  indexReady = loadSearchIndex();
+  indexReady.catch((e) => console.error('search index:', e.message));
   if (view === 'tourisme') loadDestinations().catch((e) => console.error('destinations:', e.message));
   if (!embedded) addArchives().catch((e) => console.error('archives:', e.message));
-  if (siteFromHash) openSiteFromHash(siteFromHash).catch((e) => console.error('site:', e.message));
+  if (siteFromHash) attempt(openSiteFromHash(siteFromHash));
 });
 
 window.addEventListener('hashchange', () => {
   const id = siteInHash();
-  if (id && id !== siteFromHash) {
-    siteFromHash = id;
-    openSiteFromHash(id).catch((e) => console.error('site:', e.message));
-  }
+  if (id) attempt(openSiteFromHash(id));
 });
 
 map.once('idle', () => { document.body.dataset.ready = 'true'; });

@@ -88,6 +88,7 @@ const FR = {
   'card.link': 'Copier le lien',
   'card.linkCopied': 'Lien copié',
   'card.note': 'Note',
+  'copy.failed': 'Le navigateur refuse la copie : le texte est sélectionné, copiez-le avec Ctrl+C.',
   'embed.title': 'Intégrer cette carte',
   'embed.intro': 'Pour la vue et la position affichées. Ces codes marchent depuis tout autre site : Terril autorise les requêtes d’autres origines.',
   'embed.iframe': 'Cadre (iframe) de la carte',
@@ -187,6 +188,7 @@ const EN = {
   'card.link': 'Copy the link',
   'card.linkCopied': 'Link copied',
   'card.note': 'Note',
+  'copy.failed': 'The browser refuses to copy: the text is selected, copy it with Ctrl+C.',
   'embed.title': 'Embed this map',
   'embed.intro': 'For the view and position shown. These snippets work from any other site: Terril allows requests from other origins.',
   'embed.iframe': 'Map frame (iframe)',
@@ -355,5 +357,12 @@ export class Words {
 
 /** Every interface text of both languages, for the tests: [key, French, English]. */
 export function allTexts() {
-  return Object.keys(FR).filter((k) => typeof FR[k] === 'string').map((k) => [k, FR[k], EN[k]]);
+  const texts = Object.keys(FR).filter((k) => typeof FR[k] === 'string').map((k) => [k, FR[k], EN[k]]);
+  for (const [name, table] of Object.entries({ LAYERS, FIELDS, THEMES, KINDS, QUALITY, MAPLIBRE })) {
+    for (const [k, fr] of Object.entries(table.fr)) texts.push([`${name}.${k}`, fr, table.en[k] ?? null]);
+  }
+  for (const [field, values] of Object.entries(VALUES.fr)) {
+    for (const [k, fr] of Object.entries(values)) texts.push([`VALUES.${field}.${k}`, fr, VALUES.en[field][k]]);
+  }
+  return texts;
 }

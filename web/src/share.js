@@ -125,7 +125,7 @@ export function embedCodes(map, words, view) {
   const [lon, lat] = [Number(c.lng.toFixed(5)), Number(c.lat.toFixed(5))];
   const zoom = map.getZoom().toFixed(2).replace(/\.?0+$/, '');
   const iframe = `<iframe src="${origin}/embed?view=${view}&amp;lang=${words.lang}#${zoom}/${lat}/${lon}" width="800" height="500"`
-    + ` style="border:0" loading="lazy" allowfullscreen title="${words.t('embed.frameTitle').replaceAll('"', '&quot;')}"></iframe>`;
+    + ` style="border:0" loading="lazy" allow="clipboard-write" allowfullscreen title="${words.t('embed.frameTitle').replaceAll('"', '&quot;')}"></iframe>`;
   const snippet = [
     `<link rel="stylesheet" href="${origin}/assets/maplibre-gl.css">`,
     '<div id="terril-map" style="height: 480px"></div>',
@@ -141,18 +141,21 @@ export function embedCodes(map, words, view) {
   return { iframe, snippet, style: `${origin}/styles/${view}.json`, tilejson: `${origin}/tiles.json` };
 }
 
-export function setupShare({ map, words, view, download, copyText }) {
+export function setupShare({ map, words, view, download, copyText, announce }) {
+  const failed = (e) => announce(words.t('error', e.message));
   const $ = (id) => document.getElementById(id);
-  $('export-png').addEventListener('click', async () => {
-    const canvas = await composeMap(map, words, view);
-    canvas.toBlob((blob) => download(`terril-${view}.png`, 'image/png', blob), 'image/png');
+  $('export-png').addEventListener('click', () => {
+    composeMap(map, words, view)
+      .then((canvas) => canvas.toBlob((blob) => download(`terril-${view}.png`, 'image/png', blob), 'image/png'))
+      .catch(failed);
   });
-  $('print').addEventListener('click', async () => {
-    const canvas = await composeMap(map, words, view);
-    const img = $('print-image');
-    img.alt = words.t('print.title', words.t(`view.${view}`));
-    img.onload = () => window.print();
-    img.src = canvas.toDataURL('image/png');
+  $('print').addEventListener('click', () => {
+    composeMap(map, words, view).then((canvas) => {
+      const img = $('print-image');
+      img.alt = words.t('print.title', words.t(`view.${view}`));
+      img.onload = () => window.print();
+      img.src = canvas.toDataURL('image/png');
+    }).catch(failed);
   });
   const dialog = $('embed-dialog');
   $('embed-open').addEventListener('click', () => {
@@ -168,9 +171,10 @@ export function setupShare({ map, words, view, download, copyText }) {
   });
   for (const button of dialog.querySelectorAll('button.copy')) {
     button.addEventListener('click', async () => {
-      const area = $(button.dataset.copy);
-      await copyText(area.value, area);
-      button.textContent = words.t('embed.copied');
+      const copied = await copyText($(button.dataset.copy).value);
+      button.textContent = copied ? words.t('embed.copied') : words.t('embed.copy');
+      announce(copied ? words.t('embed.copied') : words.t('copy.failed'));
+      if (!copied) $(button.dataset.copy).select();
     });
   }
 }

@@ -371,7 +371,7 @@ async function tourismSites() {
   return fc.features.filter((f) => f.geometry.type === 'Point');
 }
 
-test('the tourisme view opens with site names placed without collisions and the destination list', async () => {
+test('the tourisme view opens with site names placed by MapLibre\'s collision handling and the destination list', async () => {
   const { page, context, log } = await open('/?view=tourisme');
   await idle(page);
   assert.equal(await page.evaluate(() => window.terrilMap.getZoom()), 10, 'the opening zoom');
@@ -439,32 +439,35 @@ test('a #site= link opens the map on that site\'s card, in either language', asy
     assertClean(log, `site link ${lang}`);
     await context.close();
   }
-  // Another site's link pasted into an open map moves to it.
-  const { page, context } = await open('/?view=tourisme#10/50.45/2.8');
+  // A link to a site of another layer opens it too, with no failed request on the way.
+  const zone = (await (await fetch(`${base}/collections/zones/items?limit=1000`)).json()).features.find((f) => f.geometry.type === 'Point');
+  const zoned = await open(`/?view=territoire#site=${zone.id}`);
+  await zoned.page.waitForFunction((id) => document.body.dataset.card === id, String(zone.id), { timeout: 20000 });
+  assert.equal(await zoned.page.locator('.maplibregl-popup .card h3').textContent(), zone.properties.name);
+  assertClean(zoned.log, 'zone link');
+  await zoned.context.close();
+  // A site's link pasted into an open map moves to it, and so does the same link again later.
+  const { page, context, log } = await open('/?view=tourisme#10/50.45/2.8');
   const other = sites.find((f) => f.properties.name === 'Louvre-Lens');
-  await page.evaluate((id) => { location.hash = `site=${id}`; }, other.id);
-  await page.waitForFunction((id) => document.body.dataset.card === id, String(other.id));
+  const centredOn = (c) => page.waitForFunction(([x, y]) => {
+    const m = window.terrilMap.getCenter();
+    return Math.abs(m.lng - x) < 1e-4 && Math.abs(m.lat - y) < 1e-4;
+  }, c);
+  for (let i = 0; i < 2; i++) {
+    await page.evaluate((id) => { location.hash = `site=${id}`; }, other.id);
+    await page.waitForFunction((id) => document.body.dataset.card === id, String(other.id));
+    await centredOn(other.geometry.coordinates);
+    // Elsewhere, card closed, before the second paste.
+    await page.locator('.maplibregl-popup-close-button').click();
+    await page.evaluate(() => { window.terrilMap.jumpTo({ center: [2.6, 50.5], zoom: 10 }); delete document.body.dataset.card; });
+  }
+  assertClean(log, 'pasted link');
   await context.close();
 });
 
-test('English translates the whole interface and MapLibre\'s controls, and is remembered', async () => {
-  const texts = await import(path.join(root, 'web/src/i18n.js')).then((m) => m.allTexts());
-  // French only: texts that differ between the languages and are not a name.
-  const french = texts.filter(([, fr, en]) => fr !== en && fr.length > 3).map(([, fr]) => fr);
-  const { page, context, log } = await open('/?view=tourisme');
-  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom avant');
-  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Carte');
-  // The switch reloads the page in English and keeps the choice.
-  await Promise.all([page.waitForURL(/lang=en/), page.locator('#lang-switch').click()]);
-  await page.waitForFunction(() => document.body.dataset.ready === 'true' && Number(document.body.dataset.destinations) > 0);
-  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
-  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom in');
-  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Map');
-  assert.equal(await page.locator('#themes-body label', { hasText: 'Remembrance' }).count(), 1);
-  assert.match(await page.locator('.maplibregl-ctrl-attrib-inner').textContent(), /sites: Wikipedia and cited sources/);
-  await page.locator('#embed-open').click();
-  // Every text node outside French data (elements marked lang="fr") is English.
-  const leftovers = await page.evaluate((frenchTexts) => {
+/** French interface strings found on the page outside elements marked lang="fr" (the data). */
+async function frenchLeftovers(page, french) {
+  return page.evaluate((frenchTexts) => {
     const found = [];
     // Whole words only: "Campus" is French and English, inside "Campuses" it is English.
     const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -484,12 +487,47 @@ test('English translates the whole interface and MapLibre\'s controls, and is re
     }
     return found;
   }, french);
-  assert.deepEqual(leftovers, []);
+}
+
+test('English translates the whole interface and MapLibre\'s controls, and is remembered', async () => {
+  const texts = await import(path.join(root, 'web/src/i18n.js')).then((m) => m.allTexts());
+  // French only: texts that differ between the languages and are not a name.
+  // "Terril" (a slag heap, in French) is also the product's name, in the bar and the attribution.
+  // A French text that is also an English one elsewhere ("Nature": a field label in French, a
+  // theme in both) is not a leftover.
+  const english = new Set(texts.map(([, , en]) => en));
+  const french = texts.filter(([, fr]) => !english.has(fr) && fr.length > 3 && fr !== 'Terril').map(([, fr]) => fr);
+  const { page, context, log } = await open('/?view=tourisme');
+  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom avant');
+  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Carte');
+  // The switch reloads the page in English and keeps the choice.
+  await Promise.all([page.waitForURL(/lang=en/), page.locator('#lang-switch').click()]);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' && Number(document.body.dataset.destinations) > 0);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  assert.equal(await page.locator('.maplibregl-ctrl-zoom-in').getAttribute('aria-label'), 'Zoom in');
+  assert.equal(await page.locator('.maplibregl-canvas').getAttribute('aria-label'), 'Map');
+  assert.equal(await page.locator('#themes-body label', { hasText: 'Remembrance' }).count(), 1);
+  assert.match(await page.locator('.maplibregl-ctrl-attrib-inner').textContent(), /sites: Wikipedia and cited sources/);
+  await page.locator('#embed-open').click();
+  // Every text node outside French data (elements marked lang="fr") is English.
+  assert.deepEqual(await frenchLeftovers(page, french), [], 'tourisme, embed dialog open');
+
   // Opened again without ?lang= in the same browser: still English.
   await page.goto(`${base}/?view=territoire`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true');
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
   assert.equal(await page.locator('#legend-title').textContent(), 'Legend');
+  assert.deepEqual(await frenchLeftovers(page, french), [], 'territoire and its legend');
+  // The planners' view with a results table and a card open.
+  await page.goto(`${base}/?view=planification`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.locator('#planner-form button[type=submit]').click();
+  await page.locator('#planner-table tbody tr').first().waitFor({ timeout: 15000 });
+  await page.locator('#planner-table tbody button.link').first().click();
+  await page.locator('.maplibregl-popup .card').waitFor();
+  await page.locator('.maplibregl-popup summary').click();
+  assert.deepEqual(await frenchLeftovers(page, french), [], 'planification with results and a card');
+  assert.equal(await page.locator('#planner-table thead th').first().textContent(), 'Name');
   assertClean(log, 'english');
   await context.close();
 });
@@ -695,11 +733,20 @@ test('the destination list, theme toggles and cards work from the keyboard, with
   assert.notEqual(focused.outline, 'none', 'the focus is visible');
   await page.keyboard.press('Enter');
   await page.waitForFunction((id) => document.body.dataset.card === id, focused.site);
-  // The card takes the focus (its close button), and the list keeps its place.
+  // The card takes the focus (its close button). After the flight the list has been drawn
+  // again: Escape still brings the focus back to the same site in it.
   await page.waitForFunction(() => document.activeElement.closest('.maplibregl-popup'));
   await page.waitForFunction(() => document.activeElement.getAttribute('aria-label') === 'Fermer la fiche');
+  await idle(page);
   await page.keyboard.press('Escape');
   assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'Escape closes the card');
+  await page.waitForFunction((id) => document.activeElement.dataset.site === id, focused.site);
+  // The same with Enter on the close button.
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement.classList.contains('maplibregl-popup-close-button'));
+  await idle(page);
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'the close button closes the card');
   await page.waitForFunction((id) => document.activeElement.dataset.site === id, focused.site);
   assertClean(log, 'keyboard');
   await context.close();
