@@ -701,11 +701,18 @@ async function addArchives() {
     const ids = [];
     for (const vl of tilejson.vector_layers || []) {
       const common = { source, 'source-layer': vl.id };
-      const add = (suffix, type, filter, paint) => {
+      const add = (suffix, type, filter, paint, layout = {}) => {
         const id = `${source}-${vl.id}-${suffix}`;
-        map.addLayer({ id, type, filter, paint, ...common }, before);
+        map.addLayer({ id, type, filter, paint, layout, ...common }, before);
         ids.push(id);
       };
+      if (vl.id.endsWith('_labels')) {
+        // One point per polygon, to write its name once (as Terril's own label layers).
+        add('label', 'symbol', ['==', ['geometry-type'], 'Point'],
+          { 'text-color': colour, 'text-halo-color': 'rgba(255,255,255,0.85)', 'text-halo-width': 1.2 },
+          { 'text-field': ['coalesce', ['get', 'name'], ['get', 'label'], ''], 'text-font': ['DejaVu Sans Book'], 'text-size': 11, 'text-max-width': 8 });
+        continue;
+      }
       add('fill', 'fill', ['==', ['geometry-type'], 'Polygon'], { 'fill-color': colour, 'fill-opacity': 0.08 });
       add('line', 'line', ['!=', ['geometry-type'], 'Point'], { 'line-color': colour, 'line-width': 1 });
       add('point', 'circle', ['==', ['geometry-type'], 'Point'], { 'circle-color': colour, 'circle-radius': 3 });

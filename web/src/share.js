@@ -14,7 +14,7 @@ function legendEntries(view) {
     if (img) entries.push({ icon: img.src, text });
     else if (swatch) {
       const style = getComputedStyle(swatch);
-      const line = style.borderTopWidth !== '0px' && style.height === '0px';
+      const line = [...swatch.classList].some((c) => c.startsWith('line-'));
       entries.push({ colour: line ? style.borderTopColor : style.backgroundColor, line, ring: swatch.classList.contains('ring'), border: style.borderTopColor, text });
     }
   }

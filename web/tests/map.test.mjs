@@ -351,6 +351,13 @@ test('an archive exported, put on S3 (moto) and served with --archive s3://… s
         && map.querySourceFeatures('archive-bassin', { sourceLayer: 'communes' }).length > 0;
     }, null, { timeout: 30000 });
     assert.ok(log.responses.some((r) => /\/tiles\/bassin\/\d+\/\d+\/\d+\.mvt$/.test(r.url) && r.status === 200), 'archive tiles fetched');
+    // The label points of the archive write names, not dots (here they give way to the same
+    // names in the view's own labels, drawn above them).
+    assert.deepEqual(await page.evaluate(() => {
+      const map = window.terrilMap;
+      return [map.getLayer('archive-bassin-communes_labels-label')?.type, map.getLayer('archive-bassin-communes_labels-point')?.type,
+        map.querySourceFeatures('archive-bassin', { sourceLayer: 'communes_labels' }).some((f) => f.properties.name)];
+    }), ['symbol', undefined, true]);
     const toggle = page.getByLabel(/bassin/);
     assert.equal(await toggle.isChecked(), true);
     await page.screenshot({ path: path.join(shots, 'archive.png') });
