@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::support::{client, fixtures, spawn_binary};
+use crate::support::{client, fixtures, metrics_text, spawn_binary};
 
 /// A connection to `base` from the loopback address `from` (127.0.0.x: all of 127/8 is local).
 async fn connect_from(base: &str, from: [u8; 4]) -> std::io::Result<TcpStream> {
@@ -175,14 +175,7 @@ async fn connection_floods_and_bad_heads_leave_the_server_answering() {
         }
     }
     assert_eq!(closed, 50, "slow heads closed by the head timeout");
-    let metrics = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&base).await;
     assert!(
         metrics.contains("terril_connections_refused_total{reason=\"per_address\"} 50"),
         "{}",

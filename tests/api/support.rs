@@ -281,18 +281,24 @@ pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
     .await
 }
 
-/// The sum of the values of the `/metrics` lines that start with `name` (a metric's name, or
-/// its name and the start of its labels).
-pub async fn metric(base: &str, name: &str) -> f64 {
-    let text = client()
+/// The server's `/metrics` page, as text.
+pub async fn metrics_text(base: &str) -> String {
+    client()
         .get(format!("{base}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
+        .unwrap()
+}
+
+/// The sum of the values of the `/metrics` lines that start with `name` (a metric's name, or
+/// its name and the start of its labels).
+pub async fn metric(base: &str, name: &str) -> f64 {
+    metrics_text(base)
+        .await
+        .lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
